@@ -1,7 +1,7 @@
 // Ed25519 signing keys (libsodium) and their files on disk. Private keys are PEM PKCS#8
 // ("-----BEGIN PRIVATE KEY-----", OID 1.3.101.112) and public keys PEM SubjectPublicKeyInfo
-// ("-----BEGIN PUBLIC KEY-----"), the formats `openssl pkey` reads and writes; docs/security.md
-// documents them. Keys are immutable values: safe to share between threads for signing.
+// ("-----BEGIN PUBLIC KEY-----"), the formats `openssl pkey` reads and writes;
+// docs/crypto.md documents them. Keys are immutable values: safe to share between threads.
 #pragma once
 
 #include <array>

@@ -23,6 +23,7 @@ uint64_t StreamCiphertextSize(uint64_t plaintext_size);
 class StreamEncryptor {
  public:
   // Starts a stream under `key` (a per-artifact data key) and appends the header to `out`.
+  // Reserving StreamCiphertextSize(n) in `out` first avoids reallocation copies.
   static Result<StreamEncryptor> Create(const SecretKey& key, std::string* out);
 
   StreamEncryptor(StreamEncryptor&&) noexcept;
@@ -51,6 +52,8 @@ class StreamDecryptor {
 
   // Consumes `ciphertext` and appends the plaintext of every chunk that authenticates to `out`.
   // DATA_LOSS on a bad header, a chunk that fails authentication, or bytes after the final chunk.
+  // What is appended before Finish succeeds is authentic but may be a truncated prefix: do not
+  // release it as the whole artifact until Finish returns OK. After any error, every call fails.
   Status Update(std::string_view ciphertext, std::string* out);
   // Checks that the stream ended with its final chunk; DATA_LOSS when it was truncated.
   Status Finish(std::string* out);
