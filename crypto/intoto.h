@@ -29,9 +29,13 @@ struct Statement {
   std::string predicate_type;  // a URI naming the predicate's schema
   nlohmann::json predicate = nlohmann::json::object();
 
-  // Returns the canonical JSON text (keys sorted, no whitespace) with "_type" set.
+  // Returns the canonical JSON text (keys sorted, no whitespace) with "_type" set; a null
+  // predicate is omitted.
   std::string ToJson() const;
-  // Parses and checks "_type", a non-empty subject list with a digest each, predicateType.
+  // Parses and checks "_type", a non-empty subject list with a non-empty digest map each (a
+  // "sha256" value must be 64 lower-case hex digits; "name" may be absent), a non-empty
+  // predicateType, and a predicate that is an object when present. INVALID_ARGUMENT naming the
+  // field otherwise.
   static Result<Statement> FromJson(std::string_view json);
 };
 
@@ -41,7 +45,8 @@ ResourceDescriptor SubjectFor(std::string_view name, const Digest& digest);
 // Returns a DSSE envelope (payload type kInTotoPayloadType) of `statement` signed with `key`.
 DsseEnvelope SignStatement(const Statement& statement, const Ed25519PrivateKey& key);
 
-// Verifies the envelope as VerifyDsse does, checks its payload type and parses the statement.
+// Verifies the envelope as VerifyDsse does (PERMISSION_DENIED), then checks its payload type
+// (INVALID_ARGUMENT unless kInTotoPayloadType) and parses the statement (INVALID_ARGUMENT).
 Result<Statement> VerifyStatement(const DsseEnvelope& envelope,
                                   const std::vector<Ed25519PublicKey>& trusted,
                                   size_t threshold = 1);

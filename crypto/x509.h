@@ -18,14 +18,18 @@ struct CertificateAndKey {
   std::string key_pem;  // PKCS#8 PEM; secret: write it 0600 and never log it
 };
 
-// Creates a self-signed CA certificate (basicConstraints CA:TRUE, keyCertSign) named
-// "CN=<common_name>,O=<organization>".
+// Creates a self-signed CA certificate (critical basicConstraints CA:TRUE with pathlen:0,
+// keyUsage keyCertSign and cRLSign) named "CN=<common_name>,O=<organization>". Certificates are
+// valid from 5 minutes ago (clock skew) for `validity`; INVALID_ARGUMENT when validity is not
+// positive or exceeds ten years, or a name is empty (CN) or longer than 64 bytes.
 Result<CertificateAndKey> CreateCertificateAuthority(std::string_view common_name,
                                                      std::string_view organization,
                                                      std::chrono::hours validity);
 
 // Issues a TLS server certificate signed by `ca` with the given DNS names and IP addresses as
-// subjectAltNames (extendedKeyUsage serverAuth).
+// subjectAltNames (extendedKeyUsage serverAuth); its subject is "CN=<first name>,O=<the CA's O>".
+// INVALID_ARGUMENT when there is no name at all, an address does not parse, or `ca` is not a CA
+// certificate with its matching key.
 Result<CertificateAndKey> IssueServerCertificate(const CertificateAndKey& ca,
                                                  const std::vector<std::string>& dns_names,
                                                  const std::vector<std::string>& ip_addresses,
@@ -43,8 +47,8 @@ Result<CertificateAndKey> IssueClientCertificate(const CertificateAndKey& ca,
 Result<std::string> CertificateSubject(std::string_view cert_pem);
 
 // Checks that `leaf_pem` chains to `ca_pem` (which may hold several certificates), is within its
-// validity period and may be used for TLS client authentication; UNAUTHENTICATED with the
-// reason otherwise.
+// validity period and may be used for TLS client authentication; UNAUTHENTICATED with OpenSSL's
+// reason otherwise. INVALID_ARGUMENT when either PEM does not parse.
 Status VerifyClientCertificate(std::string_view leaf_pem, std::string_view ca_pem);
 
 }  // namespace sov::crypto
