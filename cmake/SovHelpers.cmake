@@ -25,5 +25,6 @@ function(sov_cc_test source)
   target_compile_options(${target} PRIVATE ${SOV_WARNINGS})
   gtest_discover_tests(${target}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "SOV_BUILD_DIR=${PROJECT_BINARY_DIR};SOV_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    PROPERTIES ENVIRONMENT "SOV_BUILD_DIR=${PROJECT_BINARY_DIR}"
+               ENVIRONMENT_MODIFICATION "SOV_SOURCE_DIR=set:${PROJECT_SOURCE_DIR}")
 endfunction()

@@ -1,0 +1,59 @@
+// sovd's configuration file (YAML): where it listens, its TLS files, keys, storage locations,
+// tenants and policy files. ParseServerConfig checks shape and values and resolves relative
+// paths against the config file's directory; it does not open the files it names (the gateway
+// does that at start and reports a missing file at the key that names it, via ErrorAt).
+// Every error is one line "FILE:LINE:COLUMN: error: KEY: what". Unknown keys are errors: they
+// are usually typos. docs/operations.md documents every key. Plain values; thread-compatible.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "gateway/listen_address.h"
+
+namespace sov::gateway {
+
+struct TlsFiles {
+  std::string cert;       // server certificate chain (PEM)
+  std::string key;        // server private key (PEM), must be 0600
+  std::string client_ca;  // CA certificate(s) that client certificates must chain to
+};
+
+// A named place where artifact blobs are stored, and the jurisdiction it lies in.
+struct StorageLocation {
+  std::string name;          // e.g. "eu-de-1"
+  std::string jurisdiction;  // ISO 3166-1 alpha-2, e.g. "DE"
+  std::string path;          // directory, created at start when missing
+};
+
+struct ServerConfig {
+  std::string file;  // the config file, as given
+  ListenAddress listen;
+  std::string data_dir;
+  std::optional<TlsFiles> tls;  // absent only for --insecure-loopback setups
+  std::string master_key;
+  std::string signing_key;
+  std::vector<StorageLocation> storage;
+  std::string tenants;
+  std::string policy;
+
+  // "FILE:LINE:COLUMN" of each setting's value, keyed by its name ("tls.cert",
+  // "storage[1].path"), so that problems found later point at the line that caused them.
+  std::map<std::string, std::string> locations;
+
+  // Returns `status`'s message as a one-line error at `key`: "FILE:L:C: error: key: message",
+  // keeping the status's code.
+  Status ErrorAt(std::string_view key, const Status& status) const;
+};
+
+// Parses config text; `file` names it in errors and its directory anchors relative paths.
+Result<ServerConfig> ParseServerConfig(std::string_view text, const std::string& file);
+
+// Reads and parses a config file; NOT_FOUND naming the file when it does not exist.
+Result<ServerConfig> LoadServerConfig(const std::string& file);
+
+}  // namespace sov::gateway

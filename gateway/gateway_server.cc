@@ -1,0 +1,214 @@
+#include "gateway/gateway_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/file.h"
+#include "crypto/key_hierarchy.h"
+#include "gateway/auth_processor.h"
+#include "gateway/log.h"
+
+namespace sov::gateway {
+namespace {
+
+struct TlsMaterial {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string client_ca_pem;
+};
+
+// Reads a file named by config key `key`; a failure is one line at that key.
+Result<std::string> ReadConfiguredFile(const ServerConfig& config, std::string_view key,
+                                       const std::string& path, bool is_private) {
+  Result<std::string> text = is_private ? ReadPrivateFile(path) : ReadFile(path);
+  if (!text.ok()) return config.ErrorAt(key, text.status());
+  return text;
+}
+
+Result<TlsMaterial> LoadTls(const ServerConfig& config) {
+  TlsMaterial tls;
+  SOV_ASSIGN_OR_RETURN(tls.cert_pem, ReadConfiguredFile(config, "tls.cert", config.tls->cert, false));
+  SOV_ASSIGN_OR_RETURN(tls.key_pem, ReadConfiguredFile(config, "tls.key", config.tls->key, true));
+  SOV_ASSIGN_OR_RETURN(tls.client_ca_pem,
+                       ReadConfiguredFile(config, "tls.client_ca", config.tls->client_ca, false));
+  return tls;
+}
+
+Result<crypto::SecretKey> LoadMasterKey(const ServerConfig& config) {
+  // The mode check comes first so that its message (with the chmod that fixes it) is the one
+  // shown, whatever the key loader would say.
+  Status mode = CheckPrivateFileMode(config.master_key);
+  if (!mode.ok()) return config.ErrorAt("master_key", mode);
+  Result<crypto::SecretKey> key = crypto::LoadMasterKeyFile(config.master_key);
+  if (!key.ok()) return config.ErrorAt("master_key", key.status());
+  return key;
+}
+
+Result<crypto::Ed25519PrivateKey> LoadSigningKey(const ServerConfig& config) {
+  Status mode = CheckPrivateFileMode(config.signing_key);
+  if (!mode.ok()) return config.ErrorAt("signing_key", mode);
+  Result<crypto::Ed25519PrivateKey> key = crypto::LoadPrivateKeyFile(config.signing_key);
+  if (!key.ok()) return config.ErrorAt("signing_key", key.status());
+  return key;
+}
+
+Result<std::shared_ptr<const TenantDirectory>> LoadTenants(const ServerConfig& config) {
+  SOV_ASSIGN_OR_RETURN(std::string text, ReadConfiguredFile(config, "tenants", config.tenants, false));
+  // Errors inside the tenants file already name that file, line and column.
+  SOV_ASSIGN_OR_RETURN(TenantDirectory directory, TenantDirectory::Parse(text, config.tenants));
+  return std::make_shared<const TenantDirectory>(std::move(directory));
+}
+
+Status CreateDirectories(const ServerConfig& config) {
+  Status status = MakeDirectories(config.data_dir, 0700);
+  if (!status.ok()) return config.ErrorAt("data_dir", status);
+  for (size_t i = 0; i < config.storage.size(); ++i) {
+    status = MakeDirectories(config.storage[i].path, 0700);
+    if (!status.ok()) {
+      return config.ErrorAt("storage[" + std::to_string(i) + "].path", status);
+    }
+  }
+  return OkStatus();
+}
+
+// gRPC reports a failed bind only in its log; binding the address once more here recovers the
+// operating system's reason ("Address already in use") for sovd's one-line error.
+std::string BindFailureReason(const ListenAddress& address) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* results = nullptr;
+  const std::string port = std::to_string(address.port);
+  if (int rc = ::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &results); rc != 0) {
+    return ::gai_strerror(rc);
+  }
+  std::string reason;
+  for (addrinfo* ai = results; ai != nullptr && reason.empty(); ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) reason = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(results);
+  return reason;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& config,
+                                                           const ServeOptions& options) {
+  if (options.insecure_loopback && !config.listen.IsLoopback()) {
+    return config.ErrorAt(
+        "listen", FailedPrecondition("--insecure-loopback serves plaintext and is refused on " +
+                                     config.listen.ToString() +
+                                     ", which is not a loopback address (use 127.0.0.1, ::1 "
+                                     "or localhost, or drop --insecure-loopback and use mTLS)"));
+  }
+  if (!options.insecure_loopback && !config.tls.has_value()) {
+    return FailedPrecondition(config.file +
+                              ": error: tls: required key is missing (sovd serves mTLS; only "
+                              "--insecure-loopback runs without it)");
+  }
+
+  std::optional<TlsMaterial> tls;
+  if (!options.insecure_loopback) {
+    SOV_ASSIGN_OR_RETURN(TlsMaterial material, LoadTls(config));
+    tls = std::move(material);
+  }
+  SOV_ASSIGN_OR_RETURN(crypto::SecretKey master_key, LoadMasterKey(config));
+  SOV_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey signing_key, LoadSigningKey(config));
+  SOV_ASSIGN_OR_RETURN(std::shared_ptr<const TenantDirectory> tenants, LoadTenants(config));
+  Result<crypto::Digest> policy_digest = crypto::Sha256File(config.policy);
+  if (!policy_digest.ok()) return config.ErrorAt("policy", policy_digest.status());
+  SOV_RETURN_IF_ERROR(CreateDirectories(config));
+
+  std::unique_ptr<GatewayServer> gateway(
+      new GatewayServer(std::move(master_key), std::move(signing_key)));
+  gateway->insecure_loopback_ = options.insecure_loopback;
+  gateway->policy_digest_ = *policy_digest;
+  gateway->authenticator_ = std::make_shared<const Authenticator>(
+      tenants, tls.has_value() ? tls->client_ca_pem : std::string());
+  gateway->guard_ = std::make_shared<const CallGuard>(gateway->authenticator_);
+  gateway->identity_service_ = std::make_unique<IdentityService>(gateway->guard_);
+
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (tls.has_value()) {
+    // The TLS layer asks for a client certificate but lets the call through without one, or
+    // with one it cannot verify; the processor then rejects the call with UNAUTHENTICATED and
+    // a message a user can act on, instead of an opaque handshake failure.
+    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    ssl.pem_root_certs = tls->client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back({tls->key_pem, tls->cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<TenantAuthProcessor>(gateway->authenticator_));
+  } else {
+    credentials = grpc::InsecureServerCredentials();
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Without this, gRPC sets SO_REUSEPORT and a second sovd would silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int port = 0;
+  builder.AddListeningPort(config.listen.ToString(), credentials, &port);
+  builder.RegisterService(gateway->identity_service_.get());
+  gateway->server_ = builder.BuildAndStart();
+  if (gateway->server_ == nullptr || port == 0) {
+    if (gateway->server_ != nullptr) gateway->server_->Shutdown();
+    gateway->server_.reset();
+    std::string reason = BindFailureReason(config.listen);
+    return config.ErrorAt("listen", Unavailable("cannot listen on " + config.listen.ToString() +
+                                                ": " + (reason.empty() ? "gRPC refused the address" : reason)));
+  }
+  gateway->address_ = config.listen.WithPort(static_cast<uint16_t>(port));
+
+  std::string storage;
+  for (const StorageLocation& location : config.storage) {
+    if (!storage.empty()) storage += ",";
+    storage += location.name + ":" + location.jurisdiction;
+  }
+  LogEvent(*ModuleLogger("gateway"), spdlog::level::info, "sovd started",
+           {{"listen", gateway->address_.ToString()},
+            {"mode", gateway->mode_name()},
+            {"config", config.file},
+            {"tenants", std::to_string(tenants->tenants().size())},
+            {"storage", storage},
+            {"policy", config.policy},
+            {"policy_sha256", gateway->policy_digest_.ToString()},
+            {"signing_key_id", gateway->signing_key_.public_key().KeyId()}});
+  if (options.insecure_loopback) {
+    LogEvent(*ModuleLogger("gateway"), spdlog::level::warn,
+             "serving plaintext on loopback: only bearer tokens authenticate, and the health "
+             "and reflection services are open to local callers",
+             {{"listen", gateway->address_.ToString()}});
+  }
+  return gateway;
+}
+
+GatewayServer::~GatewayServer() {
+  Shutdown(std::chrono::system_clock::now());
+  if (server_ != nullptr) server_->Wait();
+}
+
+void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {
+  std::call_once(shutdown_once_, [&] {
+    if (server_ != nullptr) server_->Shutdown(deadline);
+  });
+}
+
+void GatewayServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace sov::gateway

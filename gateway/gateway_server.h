@@ -1,0 +1,74 @@
+// GatewayServer: sovd's running gRPC server. Start loads everything the config names (TLS
+// files, master key, registry signing key, tenants, the policy file's digest), creates the
+// storage directories, and serves IdentityService, grpc.health.v1 and server reflection on the
+// configured address: over mTLS with the TenantAuthProcessor guarding every call, or, with
+// insecure_loopback, in plaintext on a loopback address with bearer tokens only. Errors that
+// come from a file are one line naming the config key and file. Start/Shutdown/Wait may be
+// called from different threads; Shutdown is idempotent.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "common/status.h"
+#include "crypto/ed25519.h"
+#include "crypto/secret_key.h"
+#include "crypto/sha256.h"
+#include "gateway/call_guard.h"
+#include "gateway/config.h"
+#include "gateway/identity_service.h"
+
+namespace sov::gateway {
+
+struct ServeOptions {
+  // Serve plaintext (bearer tokens only); refused unless the listen address is loopback.
+  bool insecure_loopback = false;
+};
+
+class GatewayServer {
+ public:
+  // Loads the config's files and starts serving. FAILED_PRECONDITION for an unusable setup
+  // (no tls section without insecure_loopback, insecure_loopback on a non-loopback address,
+  // a port that cannot be bound); the status of the failing load otherwise, as one line naming
+  // the config key and file.
+  static Result<std::unique_ptr<GatewayServer>> Start(const ServerConfig& config,
+                                                      const ServeOptions& options);
+
+  GatewayServer(const GatewayServer&) = delete;
+  GatewayServer& operator=(const GatewayServer&) = delete;
+  // Shuts down at once (cancelling calls) if Shutdown was not called.
+  ~GatewayServer();
+
+  // The address actually bound (the chosen port when the config said 0).
+  const ListenAddress& address() const { return address_; }
+  bool mtls() const { return !insecure_loopback_; }
+  // "mtls" or "insecure-loopback".
+  std::string_view mode_name() const { return mtls() ? "mtls" : "insecure-loopback"; }
+  const crypto::Digest& policy_digest() const { return policy_digest_; }
+
+  // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels the rest.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  GatewayServer(crypto::SecretKey master_key, crypto::Ed25519PrivateKey signing_key)
+      : master_key_(std::move(master_key)), signing_key_(std::move(signing_key)) {}
+
+  ListenAddress address_;
+  bool insecure_loopback_ = false;
+  crypto::SecretKey master_key_;           // used by the registry (later work)
+  crypto::Ed25519PrivateKey signing_key_;  // signs manifests (later work)
+  crypto::Digest policy_digest_;
+  std::shared_ptr<const Authenticator> authenticator_;
+  std::shared_ptr<const CallGuard> guard_;
+  std::unique_ptr<IdentityService> identity_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace sov::gateway

@@ -1,0 +1,48 @@
+// RunSovd: the sovd process from parsed flags to exit code. It sets up logging, prepares the
+// dev environment (--dev), loads the config, starts the GatewayServer, prints the ready line
+// "sovd listening on HOST:PORT (mtls|insecure-loopback)" to stdout (then, in dev mode, how to
+// point sovctl at it), and serves until SIGTERM or SIGINT, which shut it down gracefully.
+// Errors before serving are printed as one line on stderr. Call once per process, from main,
+// after BlockShutdownSignals and before any other thread starts.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <string>
+
+#include <spdlog/common.h>
+
+#include "gateway/log.h"
+
+namespace sov::gateway {
+
+struct SovdOptions {
+  std::optional<std::string> config_file;  // --config
+  bool dev = false;                        // --dev
+  std::optional<std::string> data_dir;     // --data-dir
+  bool insecure_loopback = false;          // --insecure-loopback
+  LogFormat log_format = LogFormat::kText;
+  spdlog::level::level_enum log_level = spdlog::level::info;
+};
+
+// Exit codes (docs/operations.md).
+inline constexpr int kExitOk = 0;          // served and shut down cleanly
+inline constexpr int kExitStartFailed = 1; // config, file, key or listen error
+inline constexpr int kExitUsage = 2;       // bad flags
+
+// How long in-flight calls may run on after SIGTERM/SIGINT before they are cancelled.
+inline constexpr std::chrono::seconds kShutdownGrace{10};
+
+// Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it starts later);
+// RunSovd's signal thread receives them with sigwait. Returns the blocked set.
+sigset_t BlockShutdownSignals();
+
+// Runs sovd; returns the process exit code.
+int RunSovd(const SovdOptions& options, const sigset_t& shutdown_signals);
+
+// Returns the directory `sovd --dev` uses when --data-dir is not given:
+// $XDG_STATE_HOME/sovereign/dev, else $HOME/.local/state/sovereign/dev; nullopt without HOME.
+std::optional<std::string> DefaultDevDataDir();
+
+}  // namespace sov::gateway
