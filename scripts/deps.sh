@@ -17,8 +17,9 @@ packages=(
   libsqlite3-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   # policy engine and gpu-eval
   libre2-dev libopenblas-dev
-  # tests and benchmarks
+  # tests and benchmarks; clang + libFuzzer build the fuzz targets
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
+  clang libclang-rt-14-dev
 )
 
 missing=()
