@@ -58,7 +58,8 @@ CLI::Validator PositiveNumber() {
 
 std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
   auto app = std::make_unique<CLI::App>(
-      "sovctl talks to the Sovereign gateway (sovd) and signs and verifies files offline.",
+      "sovctl talks to the Sovereign gateway (sovd); offline, it signs and verifies files and "
+      "checks, tests and explains policy files.",
       "sovctl");
   app->require_subcommand(1);
   // Global options are accepted after the command name too: `sovctl whoami --output json`.
@@ -71,7 +72,7 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
       "SOV_KEY, SOV_TOKEN, SOV_CONFIG), else the config file (--config, $SOV_CONFIG, or\n"
       "~/.config/sovctl/config.yaml). `sovd --dev --data-dir DIR` writes DIR/sovctl.yaml.\n"
       "\n"
-      "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n"
+      "Exit status: 0 success, 1 failure (reported on stderr), 2 usage error.\n"
       "\n"
       "Examples:\n"
       "  sovd --dev --data-dir ~/.sovd-dev &\n"
@@ -79,6 +80,7 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
       "  sovctl keygen --out publisher.key\n"
       "  sovctl sign --key publisher.key model.safetensors -o model.dsse.json\n"
       "  sovctl verify --pub publisher.key.pub model.dsse.json model.safetensors\n"
+      "  sovctl policy check examples/policies/eu-gdpr.yaml\n"
       "\n"
       "Run `sovctl COMMAND --help` for each command; docs/cli.md has the full reference.");
 
@@ -126,6 +128,7 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
   AddWhoAmICommand(*app, cli);
   AddSigningCommands(*app, cli);
   AddTokenCommands(*app, cli);
+  AddPolicyCommands(*app, cli);
   AddVersionCommand(*app, cli);
   return app;
 }

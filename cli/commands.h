@@ -32,6 +32,8 @@ void AddWhoAmICommand(CLI::App& app, CommandLine& cli);
 void AddSigningCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl token create`.
 void AddTokenCommands(CLI::App& app, CommandLine& cli);
+// Adds `sovctl policy check`, `sovctl policy test` and `sovctl policy explain` (offline).
+void AddPolicyCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl version` (and the --version flag).
 void AddVersionCommand(CLI::App& app, CommandLine& cli);
 

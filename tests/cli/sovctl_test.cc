@@ -1,11 +1,8 @@
 // Shows the built sovctl binary end to end: keygen, sign and verify (with tampering and thresholds), token create, usage and connection errors, and --output json.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +18,7 @@
 
 #include "crypto/dsse.h"
 #include "crypto/sha256.h"
+#include "tests/cli/sovctl_process.h"
 #include "tests/cli/temp_dir.h"
 
 namespace sov::cli {
@@ -28,16 +26,12 @@ namespace {
 
 using ::sov::cli::testing::FileMode;
 using ::sov::cli::testing::ReadTestFile;
+using ::sov::cli::testing::RunSovctlProcess;
+using ::sov::cli::testing::SovctlRun;
 using ::sov::cli::testing::TempDir;
 using ::sov::cli::testing::WriteTestFile;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-struct SovctlRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
 
 size_t CountLines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
@@ -56,39 +50,8 @@ class SovctlTest : public ::testing::Test {
   }
 
   SovctlRun Sovctl(const std::vector<std::string>& args,
-             const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv_store = {sovctl_};
-    argv_store.insert(argv_store.end(), args.begin(), args.end());
-    std::vector<std::string> env_store = {"HOME=" + dir_.Join("home"), "PATH=/usr/bin:/bin"};
-    for (const auto& [name, value] : env) env_store.push_back(name + "=" + value);
-    std::vector<char*> argv, envp;
-    for (auto& arg : argv_store) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    for (auto& var : env_store) envp.push_back(var.data());
-    envp.push_back(nullptr);
-
-    const std::string out_path = dir_.Join("stdout"), err_path = dir_.Join("stderr");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    posix_spawn_file_actions_addchdir_np(&actions, dir_.path().c_str());
-    pid_t pid = 0;
-    SovctlRun run;
-    int rc = posix_spawn(&pid, sovctl_.c_str(), &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      ADD_FAILURE() << "posix_spawn failed: " << rc;
-      return run;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    run.out = ReadTestFile(out_path);
-    run.err = ReadTestFile(err_path);
-    return run;
+                   const std::map<std::string, std::string>& env = {}) {
+    return RunSovctlProcess(sovctl_, dir_.path(), dir_.Join("home"), args, env);
   }
 
   // Makes KEY and KEY.pub in the test directory; returns the key id.
