@@ -68,6 +68,17 @@ Result<std::shared_ptr<const TenantDirectory>> LoadTenants(const ServerConfig& c
   return std::make_shared<const TenantDirectory>(std::move(directory));
 }
 
+// Loads the policy file; a file that cannot be read is reported at the `policy` key, a policy
+// that does not compile as its own diagnostics, which already name the file, line and column.
+Result<std::shared_ptr<PolicyStore>> LoadPolicy(const ServerConfig& config) {
+  Result<std::unique_ptr<PolicyStore>> store = PolicyStore::Load(config.policy);
+  if (!store.ok()) {
+    if (store.status().code() == StatusCode::kInvalidArgument) return store.status();
+    return config.ErrorAt("policy", store.status());
+  }
+  return std::shared_ptr<PolicyStore>(std::move(*store));
+}
+
 Status CreateDirectories(const ServerConfig& config) {
   Status status = MakeDirectories(config.data_dir, 0700);
   if (!status.ok()) return config.ErrorAt("data_dir", status);
@@ -127,17 +138,17 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   SOV_ASSIGN_OR_RETURN(crypto::SecretKey master_key, LoadMasterKey(config));
   SOV_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey signing_key, LoadSigningKey(config));
   SOV_ASSIGN_OR_RETURN(std::shared_ptr<const TenantDirectory> tenants, LoadTenants(config));
-  Result<crypto::Digest> policy_digest = crypto::Sha256File(config.policy);
-  if (!policy_digest.ok()) return config.ErrorAt("policy", policy_digest.status());
+  SOV_ASSIGN_OR_RETURN(std::shared_ptr<PolicyStore> policy_store, LoadPolicy(config));
   SOV_RETURN_IF_ERROR(CreateDirectories(config));
 
   std::unique_ptr<GatewayServer> gateway(
       new GatewayServer(std::move(master_key), std::move(signing_key)));
   gateway->insecure_loopback_ = options.insecure_loopback;
-  gateway->policy_digest_ = *policy_digest;
+  gateway->policy_store_ = std::move(policy_store);
   gateway->authenticator_ = std::make_shared<const Authenticator>(
       tenants, tls.has_value() ? tls->client_ca_pem : std::string());
-  gateway->guard_ = std::make_shared<const CallGuard>(gateway->authenticator_);
+  gateway->guard_ =
+      std::make_shared<const CallGuard>(gateway->authenticator_, gateway->policy_store_);
   gateway->identity_service_ = std::make_unique<IdentityService>(gateway->guard_);
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -178,6 +189,19 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
     if (!storage.empty()) storage += ",";
     storage += location.name + ":" + location.jurisdiction;
   }
+  std::shared_ptr<const policy::Policy> in_force = gateway->policy_store_->Current();
+  LogEvent(*ModuleLogger("policy"), spdlog::level::info, "policy loaded",
+           {{"file", config.policy},
+            {"name", in_force->name()},
+            {"digest", in_force->digest()},
+            {"rules", std::to_string(in_force->rules().size())},
+            {"watch", options.policy_poll_interval.count() > 0
+                          ? std::to_string(options.policy_poll_interval.count()) + "ms"
+                          : std::string("off (SIGHUP only)")}});
+  if (options.policy_poll_interval.count() > 0) {
+    gateway->policy_watcher_ = std::make_unique<PolicyFileWatcher>(
+        *gateway->policy_store_, options.policy_poll_interval);
+  }
   LogEvent(*ModuleLogger("gateway"), spdlog::level::info, "sovd started",
            {{"listen", gateway->address_.ToString()},
             {"mode", gateway->mode_name()},
@@ -185,7 +209,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
             {"tenants", std::to_string(tenants->tenants().size())},
             {"storage", storage},
             {"policy", config.policy},
-            {"policy_sha256", gateway->policy_digest_.ToString()},
+            {"policy_name", in_force->name()},
+            {"policy_sha256", in_force->digest()},
             {"signing_key_id", gateway->signing_key_.public_key().KeyId()}});
   if (options.insecure_loopback) {
     LogEvent(*ModuleLogger("gateway"), spdlog::level::warn,
@@ -203,6 +228,7 @@ GatewayServer::~GatewayServer() {
 
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   std::call_once(shutdown_once_, [&] {
+    if (policy_watcher_ != nullptr) policy_watcher_->Stop();
     if (server_ != nullptr) server_->Shutdown(deadline);
   });
 }

@@ -1,9 +1,12 @@
 // GatewayServer: sovd's running gRPC server. Start loads everything the config names (TLS
-// files, master key, registry signing key, tenants, the policy file's digest), creates the
-// storage directories, and serves IdentityService, grpc.health.v1 and server reflection on the
+// files, master key, registry signing key, tenants, the policy), creates the storage
+// directories, and serves IdentityService, grpc.health.v1 and server reflection on the
 // configured address: over mTLS with the TenantAuthProcessor guarding every call, or, with
-// insecure_loopback, in plaintext on a loopback address with bearer tokens only. Errors that
-// come from a file are one line naming the config key and file. Start/Shutdown/Wait may be
+// insecure_loopback, in plaintext on a loopback address with bearer tokens only. Every sov.v1
+// call is decided by the policy in force (CallGuard); the policy is reloaded through
+// policy_store() (SIGHUP) and, unless disabled, whenever its file changes (PolicyFileWatcher).
+// Errors that come from a file are one line naming the config key and file; a policy that does
+// not compile is every diagnostic, one FILE:LINE:COL line each. Start/Shutdown/Wait may be
 // called from different threads; Shutdown is idempotent.
 #pragma once
 
@@ -17,16 +20,20 @@
 #include "common/status.h"
 #include "crypto/ed25519.h"
 #include "crypto/secret_key.h"
-#include "crypto/sha256.h"
 #include "gateway/call_guard.h"
 #include "gateway/config.h"
 #include "gateway/identity_service.h"
+#include "gateway/policy_store.h"
+#include "gateway/policy_watcher.h"
 
 namespace sov::gateway {
 
 struct ServeOptions {
   // Serve plaintext (bearer tokens only); refused unless the listen address is loopback.
   bool insecure_loopback = false;
+  // How often the policy file is checked for changes; zero: only PolicyStore::Reload (SIGHUP)
+  // reloads it.
+  std::chrono::milliseconds policy_poll_interval = kPolicyPollInterval;
 };
 
 class GatewayServer {
@@ -48,9 +55,11 @@ class GatewayServer {
   bool mtls() const { return !insecure_loopback_; }
   // "mtls" or "insecure-loopback".
   std::string_view mode_name() const { return mtls() ? "mtls" : "insecure-loopback"; }
-  const crypto::Digest& policy_digest() const { return policy_digest_; }
+  // The policy in force and its reload; thread-safe.
+  PolicyStore& policy_store() const { return *policy_store_; }
 
-  // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels the rest.
+  // Stops watching the policy file, stops accepting calls, lets in-flight calls finish until
+  // `deadline`, then cancels the rest.
   void Shutdown(std::chrono::system_clock::time_point deadline);
   // Blocks until the server has shut down.
   void Wait();
@@ -63,7 +72,8 @@ class GatewayServer {
   bool insecure_loopback_ = false;
   crypto::SecretKey master_key_;           // used by the registry (later work)
   crypto::Ed25519PrivateKey signing_key_;  // signs manifests (later work)
-  crypto::Digest policy_digest_;
+  std::shared_ptr<PolicyStore> policy_store_;
+  std::unique_ptr<PolicyFileWatcher> policy_watcher_;
   std::shared_ptr<const Authenticator> authenticator_;
   std::shared_ptr<const CallGuard> guard_;
   std::unique_ptr<IdentityService> identity_service_;

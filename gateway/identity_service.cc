@@ -8,7 +8,7 @@ IdentityService::IdentityService(std::shared_ptr<const CallGuard> guard)
 grpc::Status IdentityService::WhoAmI(grpc::ServerContext* context,
                                      const sov::v1::WhoAmIRequest* /*request*/,
                                      sov::v1::WhoAmIResponse* response) {
-  return guard_->Run(*context, "/sov.v1.IdentityService/WhoAmI",
+  return guard_->Run(*context, kWhoAmIMethod,
                      [response](const Principal& principal) {
                        const Tenant& tenant = principal.tenant;
                        response->set_tenant_id(tenant.id);

@@ -1,5 +1,6 @@
 // IdentityService (sov.v1): tells a caller who the gateway believes it is. Every answer comes
 // from the tenants file through the CallGuard's principal; nothing in the request is used.
+// WhoAmI is decided by the policy as action `identity.whoami` (kWhoAmIMethod).
 // Thread-safe (gRPC calls its handlers from many threads).
 #pragma once
 

@@ -8,7 +8,7 @@
 
 int main(int argc, char** argv) {
   // Before any thread exists, so that only RunSovd's signal thread ever receives them.
-  const sigset_t shutdown_signals = sov::gateway::BlockShutdownSignals();
+  const sigset_t signals = sov::gateway::BlockSovdSignals();
 
   CLI::App app(
       "sovd: the Sovereign data-governance and model-registry gateway.\n\n"
@@ -18,8 +18,10 @@ int main(int argc, char** argv) {
       "Run with a production configuration (see examples/sovd.yaml, docs/operations.md):\n"
       "  sovd --config /etc/sovereign/sovd.yaml\n\n"
       "sovd prints `sovd listening on HOST:PORT (mtls)` when it is ready, logs to stderr, and\n"
-      "shuts down gracefully on SIGTERM or SIGINT (exit 0). Exit 1: it could not start\n"
-      "(the one error line says which file and key); exit 2: bad flags.",
+      "shuts down gracefully on SIGTERM or SIGINT (exit 0). It reloads the policy file on\n"
+      "SIGHUP and when the file changes; a bad file is refused and the policy in force stays.\n"
+      "Exit 1: it could not start (the error line says which file and key; a bad policy is\n"
+      "one FILE:LINE:COL line per error); exit 2: bad flags.",
       "sovd");
   app.get_formatter()->column_width(34);
 
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-loopback", options.insecure_loopback,
                "Serve plaintext without TLS; refused unless listen is a loopback address "
                "(127.0.0.0/8, ::1, localhost). Only bearer tokens authenticate");
+  bool no_policy_watch = false;
+  app.add_flag("--no-policy-watch", no_policy_watch,
+               "Reload the policy file only on SIGHUP, not when it changes on disk");
   app.add_option("--log-format", log_format, "Log format on stderr: text, or json (one object "
                                              "per line)")
       ->type_name("FORMAT")
@@ -67,8 +72,9 @@ int main(int argc, char** argv) {
   }
 
   if (!config_file.empty()) options.config_file = config_file;
+  options.watch_policy = !no_policy_watch;
   if (!data_dir.empty()) options.data_dir = data_dir;
   options.log_format = *sov::gateway::ParseLogFormat(log_format);
   options.log_level = *sov::gateway::ParseLogLevel(log_level);
-  return sov::gateway::RunSovd(options, shutdown_signals);
+  return sov::gateway::RunSovd(options, signals);
 }

@@ -28,11 +28,12 @@ int Fail(const Status& status) {
 
 }  // namespace
 
-sigset_t BlockShutdownSignals() {
+sigset_t BlockSovdSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -47,7 +48,7 @@ std::optional<std::string> DefaultDevDataDir() {
   return std::nullopt;
 }
 
-int RunSovd(const SovdOptions& options, const sigset_t& shutdown_signals) {
+int RunSovd(const SovdOptions& options, const sigset_t& signals) {
   ConfigureLogging(options.log_format, options.log_level);
 
   std::optional<DevEnvironment> dev;
@@ -73,6 +74,7 @@ int RunSovd(const SovdOptions& options, const sigset_t& shutdown_signals) {
 
   ServeOptions serve;
   serve.insecure_loopback = options.insecure_loopback;
+  if (!options.watch_policy) serve.policy_poll_interval = std::chrono::milliseconds(0);
   SuppressGrpcLogs(true);  // a failed start is one line of sovd's, not gRPC's internals
   Result<std::unique_ptr<GatewayServer>> server = GatewayServer::Start(*config, serve);
   SuppressGrpcLogs(false);
@@ -93,9 +95,14 @@ int RunSovd(const SovdOptions& options, const sigset_t& shutdown_signals) {
   if (dev) std::cout << DevInstructions(*dev, gateway.address(), gateway.mtls());
   std::cout << std::flush;
 
-  std::thread signal_thread([&gateway, shutdown_signals] {
+  std::thread signal_thread([&gateway, signals] {
     int signal = 0;
-    sigwait(&shutdown_signals, &signal);
+    for (;;) {
+      if (sigwait(&signals, &signal) != 0) continue;
+      if (signal != SIGHUP) break;
+      // The store logs the outcome; a bad file leaves the policy in force and sovd serving.
+      (void)gateway.policy_store().Reload("SIGHUP");
+    }
     LogEvent(*ModuleLogger("gateway"), spdlog::level::info, "shutting down",
              {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
               {"grace_seconds", std::to_string(kShutdownGrace.count())}});

@@ -1,9 +1,10 @@
 // RunSovd: the sovd process from parsed flags to exit code. It sets up logging, prepares the
 // dev environment (--dev), loads the config, starts the GatewayServer, prints the ready line
 // "sovd listening on HOST:PORT (mtls|insecure-loopback)" to stdout (then, in dev mode, how to
-// point sovctl at it), and serves until SIGTERM or SIGINT, which shut it down gracefully.
-// Errors before serving are printed as one line on stderr. Call once per process, from main,
-// after BlockShutdownSignals and before any other thread starts.
+// point sovctl at it), and serves until SIGTERM or SIGINT, which shut it down gracefully; SIGHUP
+// reloads the policy file. Errors before serving are printed on stderr: one line, or for a
+// policy that does not compile one FILE:LINE:COL line per error. Call once per process, from
+// main, after BlockSovdSignals and before any other thread starts.
 #pragma once
 
 #include <chrono>
@@ -22,21 +23,23 @@ struct SovdOptions {
   bool dev = false;                        // --dev
   std::optional<std::string> data_dir;     // --data-dir
   bool insecure_loopback = false;          // --insecure-loopback
+  bool watch_policy = true;                // false: --no-policy-watch (reload on SIGHUP only)
   LogFormat log_format = LogFormat::kText;
   spdlog::level::level_enum log_level = spdlog::level::info;
 };
 
 // Exit codes (docs/operations.md).
 inline constexpr int kExitOk = 0;          // served and shut down cleanly
-inline constexpr int kExitStartFailed = 1; // config, file, key or listen error
+inline constexpr int kExitStartFailed = 1; // config, file, key, policy or listen error
 inline constexpr int kExitUsage = 2;       // bad flags
 
 // How long in-flight calls may run on after SIGTERM/SIGINT before they are cancelled.
 inline constexpr std::chrono::seconds kShutdownGrace{10};
 
-// Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it starts later);
-// RunSovd's signal thread receives them with sigwait. Returns the blocked set.
-sigset_t BlockShutdownSignals();
+// Blocks SIGTERM, SIGINT (shutdown) and SIGHUP (policy reload) in the calling thread, and so in
+// every thread it starts later; RunSovd's signal thread receives them with sigwait. A SIGHUP
+// that arrives before that thread runs stays pending and is handled then. Returns the set.
+sigset_t BlockSovdSignals();
 
 // Runs sovd; returns the process exit code.
 int RunSovd(const SovdOptions& options, const sigset_t& shutdown_signals);

@@ -1,5 +1,6 @@
-// Shows what `sovd --dev` creates in its data directory, with which modes, and that a second
-// start reuses it instead of regenerating anything.
+// Shows what `sovd --dev` creates in its data directory, with which modes, that a second
+// start reuses it instead of regenerating anything, and that its policy lets every dev tenant
+// call WhoAmI.
 #include "gateway/dev_environment.h"
 
 #include <sys/stat.h>
@@ -8,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include "gateway/bearer_token.h"
+#include "gateway/call_guard.h"
 #include "gateway/config.h"
+#include "gateway/policy_store.h"
 #include "gateway/tenants.h"
 #include "tests/testing/temp_dir.h"
 
@@ -110,6 +113,25 @@ TEST(DevEnvironmentTest, InstructionsNameTheSovctlEnvironment) {
   EXPECT_THAT(text, HasSubstr("export SOV_KEY=" + env->dir + "/clients/acme-ml.key\n"));
   std::string token = ReadTextFile(env->dir + "/clients/acme-ml.token");
   EXPECT_EQ(text.find(token.substr(0, 20)), std::string::npos);
+}
+
+TEST(DevEnvironmentTest, DevPolicyLoadsAndAllowsWhoAmIForEveryDevTenant) {
+  // The policy.yaml written by --dev compiles, and each dev tenant may call WhoAmI.
+  sov::testing::TempDir tmp;
+  Result<DevEnvironment> env = PrepareDevEnvironment(tmp.Join("dev"));
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  Result<ServerConfig> config = LoadServerConfig(env->config_file);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  Result<std::unique_ptr<PolicyStore>> store = PolicyStore::Load(config->policy);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<TenantDirectory> tenants = TenantDirectory::Load(config->tenants);
+  ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
+  for (const Tenant& tenant : tenants->tenants()) {
+    Principal principal{tenant, AuthMethod::kMtls, "test"};
+    policy::Decision decision = (*store)->Current()->Decide(
+        internal::MakeDecisionRequest(principal, kWhoAmIMethod.action));
+    EXPECT_TRUE(decision.allowed()) << tenant.id << ": " << decision.reason();
+  }
 }
 
 }  // namespace

@@ -1,11 +1,14 @@
 // Shows that the example files shipped in examples/ are valid for sovd: the config and the
-// tenants file parse, and the policy embedded for `sovd --dev` is examples/policy.yaml.
+// tenants file parse, the example policy compiles and lets every example tenant call WhoAmI,
+// and the policy embedded for `sovd --dev` is examples/policy.yaml.
 #include <gtest/gtest.h>
 
 #include "common/file.h"
 #include "gateway/config.h"
 #include "gateway/internal/dev_policy.h"
+#include "gateway/call_guard.h"
 #include "gateway/tenants.h"
+#include "policy/policy.h"
 
 namespace sov::gateway {
 namespace {
@@ -34,6 +37,24 @@ TEST(ExamplesTest, DevPolicyIsTheExamplePolicy) {
   Result<std::string> policy = ReadFile(kExamples + "/policy.yaml");
   ASSERT_TRUE(policy.ok());
   EXPECT_EQ(*policy, internal::kDevPolicyYaml);
+}
+
+TEST(ExamplesTest, ExamplePolicyLoadsAndAllowsWhoAmIForEveryTenant) {
+  // Every tenant of examples/tenants.yaml, over either credential, is allowed identity.whoami.
+  policy::PolicyCheck check = policy::Policy::CheckFile(kExamples + "/policy.yaml");
+  for (const policy::Diagnostic& d : check.diagnostics) ADD_FAILURE() << d.ToString();
+  ASSERT_TRUE(check.policy.has_value());
+  Result<TenantDirectory> tenants = TenantDirectory::Load(kExamples + "/tenants.yaml");
+  ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
+  for (const Tenant& tenant : tenants->tenants()) {
+    for (AuthMethod method : {AuthMethod::kMtls, AuthMethod::kBearerToken}) {
+      Principal principal{tenant, method, "test"};
+      policy::Decision decision = check.policy->Decide(
+          internal::MakeDecisionRequest(principal, kWhoAmIMethod.action));
+      EXPECT_TRUE(decision.allowed()) << tenant.id << ": " << decision.reason();
+      EXPECT_TRUE(decision.errors.empty()) << tenant.id;
+    }
+  }
 }
 
 }  // namespace

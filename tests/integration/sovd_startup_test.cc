@@ -169,7 +169,7 @@ TEST_F(SovdStartupTest, FlagsTeachAndBadFlagsAreUsageErrors) {
   auto help = RunSovd({"--help"});
   EXPECT_EQ(help.exit_code, 0);
   for (const char* flag : {"--config", "--dev", "--data-dir", "--insecure-loopback",
-                           "--log-format", "--log-level"}) {
+                           "--no-policy-watch", "--log-format", "--log-level"}) {
     EXPECT_THAT(help.out, HasSubstr(flag));
   }
   auto bogus = RunSovd({"--bogus"});
