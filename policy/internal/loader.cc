@@ -160,56 +160,87 @@ void Compiler::ReadJurisdictions(const Field& field) {
     names.push_back(g.key);
     policy_->jurisdiction_locations[g.key] = g.key_location;
   }
-  // Resolve groups depth first; `state` finds cycles.
+  // Resolve groups depth first with an explicit stack (a chain of thousands of groups must not
+  // overflow the call stack); `state` finds cycles of any length.
   std::map<std::string, int> state;  // 0 new, 1 resolving, 2 done
-  std::vector<std::string> stack;
-  std::function<bool(const std::string&)> resolve = [&](const std::string& group) -> bool {
-    int& s = state[group];
-    if (s == 2) return true;
-    s = 1;
-    stack.push_back(group);
-    const Field* g = by_name[group];
+  std::set<std::string> failed;      // resolved with an error: not merged into other groups
+  struct Frame {
+    std::string group;
+    Names items;
+    size_t next = 0;
     CountrySet set;
     bool ok = true;
+  };
+  std::vector<Frame> frames;
+  auto open = [&](const std::string& group) {
+    state[group] = 1;
+    Frame frame;
+    frame.group = group;
+    const Field* g = by_name[group];
     auto items = reader_.StringList(g->value, g->key_location, "jurisdiction group `" + group + "`");
-    if (!items) ok = false;
-    for (const auto& [member, loc] : items ? *items : Names{}) {
+    if (items) {
+      frame.items = std::move(*items);
+    } else {
+      frame.ok = false;
+    }
+    frames.push_back(std::move(frame));
+  };
+  for (const std::string& root : names) {
+    if (state[root] != 0) continue;
+    open(root);
+    while (!frames.empty()) {
+      Frame& frame = frames.back();
+      if (frame.next == frame.items.size()) {
+        state[frame.group] = 2;
+        policy_->jurisdictions[frame.group] = frame.set;
+        if (!frame.ok) failed.insert(frame.group);
+        Frame done = std::move(frame);
+        frames.pop_back();
+        if (!frames.empty()) {
+          if (done.ok) {
+            frames.back().set.Merge(done.set);
+          } else {
+            frames.back().ok = false;
+          }
+        }
+        continue;
+      }
+      const auto& [member, loc] = frame.items[frame.next++];
       if (member == "*") {
-        set.anywhere = true;
+        frame.set.anywhere = true;
       } else if (by_name.count(member) != 0) {
-        if (state[member] == 1) {
+        const int member_state = state[member];
+        if (member_state == 1) {
           std::string cycle;
-          auto start = std::find(stack.begin(), stack.end(), member);
-          for (auto it = start; it != stack.end(); ++it) cycle += *it + " -> ";
+          auto start = std::find_if(frames.begin(), frames.end(),
+                                    [&](const Frame& f) { return f.group == member; });
+          for (auto it = start; it != frames.end(); ++it) cycle += it->group + " -> ";
           cycle += member;
           reader_.Error(loc, "jurisdiction groups form a cycle: " + cycle,
                         "a group may not contain itself, directly or through other groups");
-          ok = false;
-          continue;
+          frame.ok = false;
+        } else if (member_state == 2) {
+          if (failed.count(member) != 0) {
+            frame.ok = false;
+          } else {
+            frame.set.Merge(policy_->jurisdictions[member]);
+          }
+        } else {
+          open(member);  // invalidates `frame`; the member is merged when its frame closes
         }
-        if (!resolve(member)) {
-          ok = false;
-          continue;
-        }
-        set.Merge(policy_->jurisdictions[member]);
       } else if (IsIsoCountryCode(member)) {
-        set.Add(member);
+        frame.set.Add(member);
       } else {
         std::string upper = member;
         for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         std::string hint = IsIsoCountryCode(upper) ? "country codes are upper case: `" + upper + "`"
                                                    : SuggestHint(member, names);
-        reader_.Error(loc, "unknown jurisdiction `" + member + "` in group `" + group + "`",
+        reader_.Error(loc, "unknown jurisdiction `" + member + "` in group `" + frame.group + "`",
                       hint.empty() ? "use an ISO 3166-1 alpha-2 code or a group defined here" : hint);
-        ok = false;
+        frame.ok = false;
       }
     }
-    stack.pop_back();
-    s = 2;
-    policy_->jurisdictions[group] = set;
-    return ok;
-  };
-  for (const std::string& n : names) resolve(n);
+  }
 }
 
 std::optional<CountrySet> Compiler::ResolveJurisdictionList(const YAML::Node& node,

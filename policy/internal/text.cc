@@ -25,16 +25,24 @@ namespace {
 template <typename S>
 std::string Suggest(std::string_view word, std::span<const S> candidates) {
   if (candidates.empty()) return "";
+  // A hint is only offered within `allowed` edits, so longer words and candidates whose
+  // length differs by more than that are not compared: the distance is quadratic in length,
+  // and a file full of long unknown names must not make loading slow.
+  constexpr size_t kMaxHintLength = 64;
+  const int allowed = word.size() < 4 ? 1 : 2;
   int best = std::numeric_limits<int>::max();
   std::string_view best_name;
   for (const auto& c : candidates) {
-    const int d = EditDistance(word, c);
+    std::string_view candidate(c);
+    const size_t longer = std::max(word.size(), candidate.size());
+    const size_t shorter = std::min(word.size(), candidate.size());
+    if (longer > kMaxHintLength || longer - shorter > static_cast<size_t>(allowed)) continue;
+    const int d = EditDistance(word, candidate);
     if (d < best) {
       best = d;
-      best_name = c;
+      best_name = candidate;
     }
   }
-  const int allowed = word.size() < 4 ? 1 : 2;
   if (best <= allowed) return "did you mean `" + std::string(best_name) + "`?";
   std::string out = "expected one of: ";
   for (size_t i = 0; i < candidates.size() && i < 12; ++i) {

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <set>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "policy/internal/text.h"
 
 namespace sov::policy::internal {
@@ -29,6 +31,10 @@ std::optional<YAML::Node> YamlReader::Parse() {
   try {
     YAML::Node root = YAML::Load(std::string(text_));
     return root;
+  } catch (const YAML::DeepRecursion& e) {
+    Error(SourceLocation{file_name_, e.mark.line + 1, e.mark.column + 1},
+          "invalid YAML: nested too deeply", "a policy file needs only a few levels of nesting");
+    return std::nullopt;
   } catch (const YAML::Exception& e) {
     SourceLocation at{file_name_, e.mark.line + 1, e.mark.column + 1};
     if (e.mark.line >= 0 && static_cast<size_t>(e.mark.line) < lines_.size()) {

@@ -190,6 +190,10 @@ TEST(CelEval, TimestampsAndDurations) {
   EXPECT_EQ(ShowEval(std::string(t) + ".getDate('-01:00')"), "10");
   EXPECT_EQ(ShowEval("duration('3h5m').getMinutes()"), "185");
   ExpectErrorAt(std::string(t) + ".getHours('Mars/Olympus')", "1:");
+  // Non-canonical spellings of a real zone are refused, so they cannot fill the zone cache.
+  ExpectErrorAt(std::string(t) + ".getHours('Europe//Berlin')", "1:");
+  ExpectErrorAt(std::string(t) + ".getHours('Europe/Berlin/')", "1:");
+  ExpectErrorAt(std::string(t) + ".getHours('./Europe/Berlin')", "1:");
   ExpectErrorAt("timestamp('2024-13-01T00:00:00Z')", "1:1: invalid timestamp");
   ExpectErrorAt("timestamp('10000-01-01T00:00:00Z')", "1:1: timestamp out of range");
   ExpectErrorAt("timestamp('9999-12-31T23:59:59Z') + duration('1s')", "1:35: timestamp out of range");

@@ -286,8 +286,13 @@ const Zone* LoadZone(std::string_view name) {
   auto it = cache->find(name);
   if (it != cache->end()) return it->second.get();
   std::unique_ptr<Zone> zone;
-  bool safe = !name.empty() && name.size() < 64 && name[0] != '/' &&
-              name.find("..") == std::string_view::npos;
+  // Only canonical names of files under /usr/share/zoneinfo are looked up: no empty, "." or
+  // ".." components ("Europe//Berlin" is refused), so every cached entry is a distinct file and
+  // the cache is bounded by the zone database. Failures are not cached.
+  bool safe = !name.empty() && name.size() < 64 && name.front() != '/' && name.back() != '/' &&
+              name.find("//") == std::string_view::npos &&
+              name.find("..") == std::string_view::npos && name != "." &&
+              name.find("./") == std::string_view::npos && name.find("/.") == std::string_view::npos;
   for (char ch : name) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '/' || ch == '_' || ch == '-' ||
           ch == '+')) {
@@ -301,9 +306,9 @@ const Zone* LoadZone(std::string_view name) {
       zone = ParseTzif(data);
     }
   }
+  if (zone == nullptr) return nullptr;
   const Zone* result = zone.get();
-  if (cache->size() < 1000) cache->emplace(std::string(name), std::move(zone));
-  else zone.release();  // bounded cache: leak nothing, keep the pointer valid
+  cache->emplace(std::string(name), std::move(zone));
   return result;
 }
 
