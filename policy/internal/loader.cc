@@ -3,7 +3,6 @@
 // reports them all), compiles CEL conditions with their positions mapped into the file,
 // turns the structured sections into generated rules, and builds the action index.
 #include <algorithm>
-#include <functional>
 #include <set>
 
 #include "crypto/sha256.h"
