@@ -204,7 +204,10 @@ void Compiler::ReadJurisdictions(const Field& field) {
         }
         continue;
       }
-      const auto& [member, loc] = frame.items[frame.next++];
+      // Plain references, not a structured binding: clang 14 cannot capture those in lambdas.
+      const std::string& member = frame.items[frame.next].first;
+      const SourceLocation& loc = frame.items[frame.next].second;
+      ++frame.next;
       if (member == "*") {
         frame.set.anywhere = true;
       } else if (by_name.count(member) != 0) {
