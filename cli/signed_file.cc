@@ -70,18 +70,16 @@ VerificationReport VerifySignedFile(std::string_view envelope_json,
     report.error = "not a DSSE envelope: " + envelope.status().message();
     return report;
   }
-  // VerifyDsse names the keys that verified; VerifyStatement adds the payload checks.
-  Result<std::vector<std::string>> key_ids = crypto::VerifyDsse(*envelope, trusted, threshold);
-  if (!key_ids.ok()) {
-    report.error = "signature check failed: " + key_ids.status().message();
-    return report;
-  }
-  Result<crypto::Statement> statement = crypto::VerifyStatement(*envelope, trusted, threshold);
+  // One verification: the signatures (which fill key_ids), then the payload checks.
+  std::vector<std::string> key_ids;
+  Result<crypto::Statement> statement =
+      crypto::VerifyStatement(*envelope, trusted, threshold, &key_ids);
   if (!statement.ok()) {
-    report.error = "statement check failed: " + statement.status().message();
+    report.error = (key_ids.empty() ? "signature check failed: " : "statement check failed: ") +
+                   statement.status().message();
     return report;
   }
-  report.key_ids = std::move(key_ids).value();
+  report.key_ids = std::move(key_ids);
   report.subjects = statement->subject;
   report.predicate_type = statement->predicate_type;
 

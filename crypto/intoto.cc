@@ -125,9 +125,11 @@ DsseEnvelope SignStatement(const Statement& statement, const Ed25519PrivateKey& 
 
 Result<Statement> VerifyStatement(const DsseEnvelope& envelope,
                                   const std::vector<Ed25519PublicKey>& trusted,
-                                  size_t threshold) {
+                                  size_t threshold,
+                                  std::vector<std::string>* verified_key_ids) {
   // Signatures first, so that an unsigned envelope is always PERMISSION_DENIED whatever it holds.
-  SOV_RETURN_IF_ERROR(VerifyDsse(envelope, trusted, threshold).status());
+  SOV_ASSIGN_OR_RETURN(std::vector<std::string> key_ids, VerifyDsse(envelope, trusted, threshold));
+  if (verified_key_ids != nullptr) *verified_key_ids = std::move(key_ids);
   if (envelope.payload_type != kInTotoPayloadType) {
     // Truncated: the type is attacker-chosen text headed for logs.
     return InvalidArgument("DSSE envelope: payloadType is \"" +

@@ -47,8 +47,11 @@ DsseEnvelope SignStatement(const Statement& statement, const Ed25519PrivateKey& 
 
 // Verifies the envelope as VerifyDsse does (PERMISSION_DENIED), then checks its payload type
 // (INVALID_ARGUMENT unless kInTotoPayloadType) and parses the statement (INVALID_ARGUMENT).
+// When `verified_key_ids` is given, it receives the key ids that verified as soon as the
+// signatures pass (so it stays empty exactly when the signature check failed).
 Result<Statement> VerifyStatement(const DsseEnvelope& envelope,
                                   const std::vector<Ed25519PublicKey>& trusted,
-                                  size_t threshold = 1);
+                                  size_t threshold = 1,
+                                  std::vector<std::string>* verified_key_ids = nullptr);
 
 }  // namespace sov::crypto
