@@ -6,7 +6,9 @@
 #include <string>
 
 #include <grpc/grpc_security_constants.h>
+#include <openssl/rand.h>
 
+#include "common/hex.h"
 #include "gateway/auth_processor.h"
 #include "gateway/grpc_status.h"
 #include "gateway/log.h"
@@ -31,11 +33,11 @@ std::string PublicLocation(const policy::SourceLocation& location) {
 
 // Condition errors say why a rule did not match; they may quote request values, so they go to
 // the server's log only, never to the caller.
-void LogRuleErrors(const policy::Decision& decision, std::string_view method,
+void LogRuleErrors(const policy::Decision& decision, std::string_view action,
                    std::string_view tenant) {
   for (const policy::RuleError& error : decision.errors) {
     LogEvent(*ModuleLogger("policy"), spdlog::level::warn, "rule condition failed",
-             {{"method", method},
+             {{"action", action},
               {"tenant", tenant},
               {"rule", error.rule != nullptr ? std::string_view(error.rule->id) : "-"},
               {"at", error.location.ToString()},
@@ -43,17 +45,49 @@ void LogRuleErrors(const policy::Decision& decision, std::string_view method,
   }
 }
 
+nlohmann::json ArtifactInputJson(const policy::Artifact& a) {
+  nlohmann::json out = nlohmann::json::object();
+  if (a.kind.empty() && a.name.empty()) return out;
+  out["kind"] = a.kind;
+  out["name"] = a.name;
+  out["version"] = a.version;
+  out["ownerTenant"] = a.owner_tenant;
+  out["classification"] = a.classification;
+  out["purposes"] = a.purposes;
+  out["lawfulBasis"] = a.lawful_basis;
+  out["stage"] = a.stage;
+  out["labels"] = a.labels;
+  out["storageLocation"] = a.storage_location;
+  out["storageJurisdiction"] = a.storage_jurisdiction;
+  nlohmann::json lineage = nlohmann::json::array();
+  for (const policy::LineageEntry& e : a.lineage) {
+    lineage.push_back({{"kind", e.kind},
+                       {"name", e.name},
+                       {"version", e.version},
+                       {"classification", e.classification},
+                       {"purposes", e.purposes}});
+  }
+  out["lineage"] = std::move(lineage);
+  if (a.created_at.has_value()) out["createdAt"] = FormatRfc3339(*a.created_at);
+  out["sizeBytes"] = a.size_bytes;
+  return out;
+}
+
 }  // namespace
 
 namespace internal {
 
-policy::DecisionRequest MakeDecisionRequest(const Principal& principal, std::string_view action) {
+policy::DecisionRequest MakeDecisionRequest(const Principal& principal, std::string_view action,
+                                            const policy::Artifact& artifact,
+                                            const std::map<std::string, std::string>& attributes) {
   policy::DecisionRequest request;
   request.action = std::string(action);
   request.principal.tenant_id = principal.tenant.id;
   request.principal.roles = principal.tenant.roles;
   request.principal.purposes = principal.tenant.purposes;
   request.principal.jurisdiction = principal.tenant.jurisdiction;
+  request.artifact = artifact;
+  request.attributes = attributes;
   request.attributes["auth_method"] = std::string(AuthMethodName(principal.method));
   request.now = std::chrono::system_clock::now();
   return request;
@@ -74,11 +108,133 @@ Status DenialStatus(const policy::Decision& decision, std::string_view action) {
   return PermissionDenied(std::move(message));
 }
 
+registry::AuditEvent DecisionEvent(const policy::DecisionRequest& request,
+                                   const policy::Decision& decision,
+                                   const nlohmann::json& principal, std::string_view request_id) {
+  registry::AuditEvent event;
+  event.type = "DECISION";
+  event.request_id = std::string(request_id);
+  event.principal = principal;
+  event.action = request.action;
+  event.artifact_name = request.artifact.name;
+  event.artifact_version = request.artifact.version;
+  event.effect = std::string(policy::EffectName(decision.effect));
+  event.rule_id = decision.deciding_rule != nullptr ? decision.deciding_rule->id : "default-deny";
+  event.policy_digest = std::string(decision.policy_digest);
+  nlohmann::json d = nlohmann::json::object();
+  d["reason"] = std::string(decision.reason());
+  if (decision.deciding_rule != nullptr) {
+    // The policy file's base name, as in denial messages: tenants read entries about themselves.
+    d["ruleLocation"] = PublicLocation(decision.deciding_rule->location);
+  }
+  nlohmann::json matched = nlohmann::json::array();
+  for (const policy::RuleInfo* rule : decision.matched) matched.push_back(rule->id);
+  d["matchedRules"] = std::move(matched);
+  nlohmann::json input = nlohmann::json::object();
+  input["action"] = request.action;
+  input["principal"] = {{"tenantId", request.principal.tenant_id},
+                        {"roles", request.principal.roles},
+                        {"purposes", request.principal.purposes},
+                        {"jurisdiction", request.principal.jurisdiction}};
+  input["artifact"] = ArtifactInputJson(request.artifact);
+  input["attributes"] = request.attributes;
+  input["now"] = FormatRfc3339(request.now);
+  event.body["decision"] = std::move(d);
+  event.body["input"] = std::move(input);
+  return event;
+}
+
+std::string NewRequestId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
 }  // namespace internal
 
+GuardedCall::GuardedCall(Principal principal, std::string request_id,
+                         std::shared_ptr<const policy::Policy> policy)
+    : principal_(std::move(principal)),
+      request_id_(std::move(request_id)),
+      policy_(std::move(policy)) {}
+
+nlohmann::json GuardedCall::PrincipalJson() const {
+  return {{"tenantId", principal_.tenant.id},
+          {"authMethod", std::string(AuthMethodName(principal_.method))},
+          {"credential", principal_.credential}};
+}
+
+registry::Actor GuardedCall::actor() const {
+  registry::Actor actor;
+  actor.tenant_id = principal_.tenant.id;
+  actor.principal = PrincipalJson();
+  actor.request_id = request_id_;
+  return actor;
+}
+
+const policy::Decision& GuardedCall::Decide(std::string_view action,
+                                            const policy::Artifact& artifact,
+                                            const std::map<std::string, std::string>& attributes) {
+  policy::DecisionRequest request =
+      internal::MakeDecisionRequest(principal_, action, artifact, attributes);
+  auto decision = std::make_unique<policy::Decision>(policy_->Decide(request));
+  if (!decision->errors.empty()) LogRuleErrors(*decision, action, principal_.tenant.id);
+  pending_.push_back(internal::DecisionEvent(request, *decision, PrincipalJson(), request_id_));
+  ++decisions_made_;
+  last_action_ = std::string(action);
+  decisions_.push_back(std::move(decision));
+  return *decisions_.back();
+}
+
+policy::Decision GuardedCall::DecideQuietly(
+    std::string_view action, const policy::Artifact& artifact,
+    const std::map<std::string, std::string>& attributes) const {
+  return policy_->Decide(internal::MakeDecisionRequest(principal_, action, artifact, attributes));
+}
+
+void GuardedCall::RecordSummary(std::string_view action, int64_t shown, int64_t hidden,
+                                std::string_view policy_digest) {
+  registry::AuditEvent event;
+  event.type = "DECISION";
+  event.request_id = request_id_;
+  event.principal = PrincipalJson();
+  event.action = std::string(action);
+  event.effect = "allow";
+  event.rule_id = "per-item";
+  event.policy_digest = std::string(policy_digest);
+  event.body["decision"] = {{"reason", "listing filtered item by item by the policy"}};
+  event.body["details"] = {{"shown", shown}, {"hidden", hidden}};
+  pending_.push_back(std::move(event));
+  ++decisions_made_;
+  last_action_ = std::string(action);
+}
+
+std::vector<registry::AuditEvent> GuardedCall::TakeAuditEvents() {
+  std::vector<registry::AuditEvent> out;
+  out.swap(pending_);
+  return out;
+}
+
+void GuardedCall::AddAuditEvent(registry::AuditEvent event) {
+  if (event.request_id.empty()) event.request_id = request_id_;
+  if (event.principal.is_null()) event.principal = PrincipalJson();
+  pending_.push_back(std::move(event));
+}
+
+Status GuardedCall::Denied(const policy::Decision& decision, std::string_view action) const {
+  return internal::DenialStatus(decision, action);
+}
+
+const policy::Decision* GuardedCall::last_decision() const {
+  return decisions_.empty() ? nullptr : decisions_.back().get();
+}
+
 CallGuard::CallGuard(std::shared_ptr<const Authenticator> authenticator,
-                     std::shared_ptr<const PolicyStore> policies)
-    : authenticator_(std::move(authenticator)), policies_(std::move(policies)) {}
+                     std::shared_ptr<const PolicyStore> policies,
+                     std::shared_ptr<registry::AuditLog> audit)
+    : authenticator_(std::move(authenticator)),
+      policies_(std::move(policies)),
+      audit_(std::move(audit)) {}
 
 Result<Principal> CallGuard::Authenticate(const grpc::ServerContext& context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
@@ -100,24 +256,40 @@ Result<Principal> CallGuard::Authenticate(const grpc::ServerContext& context) co
   return authenticator_->Authenticate(presented);
 }
 
-grpc::Status CallGuard::Run(const grpc::ServerContext& context, const GuardedMethod& method,
-                            const std::function<Status(const Principal&)>& body) const {
+grpc::Status CallGuard::Run(grpc::ServerContext& context, const GuardedMethod& method,
+                            const std::function<Status(GuardedCall&)>& body) const {
   const auto start = std::chrono::steady_clock::now();
+  const std::string request_id = internal::NewRequestId();
+  context.AddInitialMetadata("sov-request-id", request_id);
   Result<Principal> principal = Authenticate(context);
-  // The decision is kept whole (it holds the policy that made it alive) for the audit log.
-  std::optional<policy::Decision> decision;
+  std::optional<GuardedCall> call;
   Status outcome;
   if (!principal.ok()) {
     outcome = principal.status();
   } else {
-    // One snapshot per call: a reload during the call does not change what decided it.
-    std::shared_ptr<const policy::Policy> in_force = policies_->Current();
-    decision.emplace(in_force->Decide(internal::MakeDecisionRequest(*principal, method.action)));
-    if (!decision->errors.empty()) LogRuleErrors(*decision, method.name, principal->tenant.id);
-    outcome = decision->allowed() ? body(*principal)
-                                  : internal::DenialStatus(*decision, method.action);
+    call.emplace(*principal, request_id, policies_->Current());
+    if (!method.decided_by_handler) {
+      const policy::Decision& decision = call->Decide(method.action);
+      outcome = decision.allowed() ? body(*call) : call->Denied(decision, method.action);
+    } else {
+      outcome = body(*call);
+      if (call->decisions_made() == 0 && outcome.ok()) {
+        outcome = Internal(std::string(method.name) + " returned without a policy decision");
+      }
+    }
+    if (audit_ != nullptr) {
+      std::vector<registry::AuditEvent> pending = call->TakeAuditEvents();
+      if (!pending.empty()) {
+        Result<std::vector<int64_t>> appended = audit_->Append(std::move(pending));
+        if (!appended.ok()) {
+          LogEvent(*ModuleLogger("audit"), spdlog::level::err, "audit append failed",
+                   {{"method", method.name}, {"error", appended.status().message()}});
+          // A call whose decision cannot be recorded does not succeed.
+          outcome = Unavailable("the audit log is unavailable; retry");
+        }
+      }
+    }
   }
-  // Later work: append `decision` and `outcome` to the audit log here.
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();
@@ -129,7 +301,10 @@ grpc::Status CallGuard::Run(const grpc::ServerContext& context, const GuardedMet
   std::string_view rule = "-";
   std::string rule_at = "-";
   std::string_view digest = "-";
-  if (decision.has_value()) {
+  std::string_view action = method.action;
+  const policy::Decision* decision = call.has_value() ? call->last_decision() : nullptr;
+  if (decision != nullptr) {
+    action = call->last_action();
     effect = policy::EffectName(decision->effect);
     if (decision->deciding_rule != nullptr) {
       rule = decision->deciding_rule->id;
@@ -140,20 +315,13 @@ grpc::Status CallGuard::Run(const grpc::ServerContext& context, const GuardedMet
     digest = decision->policy_digest;
   }
   auto level = outcome.ok() ? spdlog::level::info : spdlog::level::warn;
-  if (outcome.ok()) {
-    LogEvent(*ModuleLogger("gateway"), level, "call",
-             {{"method", method.name}, {"tenant", tenant}, {"auth", auth},
-              {"action", method.action}, {"effect", effect}, {"rule", rule},
-              {"rule_at", rule_at}, {"policy", digest},
-              {"outcome", StatusCodeName(outcome.code())}, {"micros", elapsed}});
-  } else {
-    LogEvent(*ModuleLogger("gateway"), level, "call",
-             {{"method", method.name}, {"tenant", tenant}, {"auth", auth},
-              {"action", method.action}, {"effect", effect}, {"rule", rule},
-              {"rule_at", rule_at}, {"policy", digest},
-              {"outcome", StatusCodeName(outcome.code())}, {"micros", elapsed},
-              {"reason", outcome.message()}});
-  }
+  std::vector<LogField> fields = {
+      {"method", method.name}, {"request_id", request_id}, {"tenant", tenant},
+      {"auth", auth},          {"action", action},         {"effect", effect},
+      {"rule", rule},          {"rule_at", rule_at},       {"policy", digest},
+      {"outcome", StatusCodeName(outcome.code())}, {"micros", elapsed}};
+  if (!outcome.ok()) fields.push_back({"reason", outcome.message()});
+  LogEvent(*ModuleLogger("gateway"), level, "call", fields);
   return ToGrpcStatus(outcome);
 }
 

@@ -1,17 +1,25 @@
 // CallGuard: the single entry point every RPC handler runs through. It establishes who is
 // calling (the certificate tenant the TenantAuthProcessor recorded, or, when no certificate was
 // presented, the call's own bearer token via the Authenticator; on the --insecure-loopback
-// listener that is the only way in), asks the policy in force whether that principal may perform
-// the method's action, and only then runs the handler body. A denied call ends with
-// PERMISSION_DENIED saying which rule denied it (id, file:line, reason) and under which policy
-// digest. The guard maps the body's Status to gRPC's and logs one line per call: method, tenant,
-// action, effect, deciding rule, policy digest, outcome. The audit-log append slots in here,
-// next to the decision, so that no handler can forget either. Thread-safe.
+// listener that is the only way in), gives the call a request id (the `sov-request-id` response
+// header), and hands the handler a GuardedCall through which every policy decision is made and
+// recorded. Methods whose action concerns no artifact (WhoAmI, audit, quota) are decided by the
+// guard before the handler runs; artifact methods decide inside the handler, with the artifact's
+// record, and the guard refuses (INTERNAL) a handler that returns without deciding anything.
+//
+// Every decision, allow or deny, becomes a DECISION audit entry: either in the same durable
+// batch as the state change it allowed (the handler takes the pending entries and hands them to
+// the registry), or appended by the guard before the call returns. A denied call ends with
+// PERMISSION_DENIED naming the rule (id, file:line), its reason and the policy digest. The guard
+// maps the body's Status to gRPC's and logs one line per call. Thread-safe.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <grpcpp/server_context.h>
 
@@ -20,43 +28,113 @@
 #include "gateway/methods.h"
 #include "gateway/policy_store.h"
 #include "policy/decision.h"
+#include "registry/audit_log.h"
+#include "registry/registry.h"
+#include "registry/types.h"
 
 namespace sov::gateway {
 
+// One authenticated call, as the handler sees it. Not thread-safe: one handler thread.
+class GuardedCall {
+ public:
+  GuardedCall(Principal principal, std::string request_id,
+              std::shared_ptr<const policy::Policy> policy);
+
+  const Principal& principal() const { return principal_; }
+  const std::string& request_id() const { return request_id_; }
+  // The policy snapshot of this call: a reload during the call does not change what decides it.
+  const policy::Policy& policy() const { return *policy_; }
+
+  // Decides `action` on `artifact` (empty for none) with extra request `attributes`, and
+  // records the decision for the audit log. The returned reference stays valid for the call.
+  const policy::Decision& Decide(std::string_view action, const policy::Artifact& artifact = {},
+                                 const std::map<std::string, std::string>& attributes = {});
+  // Decides like Decide but records nothing: for per-item filtering in List calls, whose
+  // outcome the handler records once with RecordSummary.
+  policy::Decision DecideQuietly(std::string_view action, const policy::Artifact& artifact,
+                                 const std::map<std::string, std::string>& attributes = {}) const;
+  // Records one DECISION entry summarising a filtered listing: `action`, how many items were
+  // shown and hidden.
+  void RecordSummary(std::string_view action, int64_t shown, int64_t hidden,
+                     std::string_view policy_digest);
+
+  // The audit events recorded and not yet taken: pass them to a registry call so they commit
+  // with its change. Events not taken are appended by the guard before the call returns.
+  std::vector<registry::AuditEvent> TakeAuditEvents();
+  // Adds an event (e.g. INTEGRITY_FAILURE) for the guard to append.
+  void AddAuditEvent(registry::AuditEvent event);
+
+  // Who acts, for the registry's own entries.
+  registry::Actor actor() const;
+  // The principal as audit entries record it: {"tenantId","authMethod","credential"}.
+  nlohmann::json PrincipalJson() const;
+
+  // The status for a denying decision (see internal::DenialStatus).
+  Status Denied(const policy::Decision& decision, std::string_view action) const;
+
+  int64_t decisions_made() const { return decisions_made_; }
+  // The last decision made with Decide, or nullptr; for the guard's log line.
+  const policy::Decision* last_decision() const;
+  std::string_view last_action() const { return last_action_; }
+
+ private:
+  Principal principal_;
+  std::string request_id_;
+  std::shared_ptr<const policy::Policy> policy_;
+  std::vector<std::unique_ptr<policy::Decision>> decisions_;
+  std::vector<registry::AuditEvent> pending_;
+  int64_t decisions_made_ = 0;
+  std::string last_action_;
+};
+
 class CallGuard {
  public:
-  // `policies` supplies the policy in force for each call; both must be non-null.
+  // `policies` supplies the policy in force for each call; `audit` receives the entries (null
+  // only in unit tests: nothing is audited).
   CallGuard(std::shared_ptr<const Authenticator> authenticator,
-            std::shared_ptr<const PolicyStore> policies);
+            std::shared_ptr<const PolicyStore> policies,
+            std::shared_ptr<registry::AuditLog> audit = nullptr);
 
   // Returns the principal of the call, or UNAUTHENTICATED. Reads only the call's own metadata
   // and the connection's certificate identity.
   Result<Principal> Authenticate(const grpc::ServerContext& context) const;
 
-  // Authenticates the call, decides `method.action` for its principal with the policy in force,
-  // runs `body` with the principal when allowed, and returns the gRPC status to answer with:
-  // UNAUTHENTICATED, PERMISSION_DENIED (the body does not run), or the body's status.
-  grpc::Status Run(const grpc::ServerContext& context, const GuardedMethod& method,
-                   const std::function<Status(const Principal&)>& body) const;
+  // Authenticates the call, sets its request id, decides `method.action` first unless the
+  // method is decided by its handler, runs `body`, appends the pending audit entries, and
+  // returns the gRPC status to answer with.
+  grpc::Status Run(grpc::ServerContext& context, const GuardedMethod& method,
+                   const std::function<Status(GuardedCall&)>& body) const;
 
  private:
   std::shared_ptr<const Authenticator> authenticator_;
   std::shared_ptr<const PolicyStore> policies_;
+  std::shared_ptr<registry::AuditLog> audit_;
 };
 
 namespace internal {
 
-// Builds the decision request for `principal` performing `action`, now. Who the caller is
-// (tenant id, roles, purposes, jurisdiction) comes from the tenants file through the principal,
-// never from the request; the only request attribute is `auth_method` ("mtls" or
-// "bearer_token"), which the transport established.
-policy::DecisionRequest MakeDecisionRequest(const Principal& principal, std::string_view action);
+// Builds the decision request for `principal` performing `action` on `artifact`, now. Who the
+// caller is (tenant id, roles, purposes, jurisdiction) comes from the tenants file through the
+// principal, never from the request; `auth_method` ("mtls" or "bearer_token") is set from the
+// transport and overrides any attribute of that name.
+policy::DecisionRequest MakeDecisionRequest(const Principal& principal, std::string_view action,
+                                            const policy::Artifact& artifact = {},
+                                            const std::map<std::string, std::string>& attributes = {});
 
 // The PERMISSION_DENIED status for a denying decision. Its message names the action, the
 // deciding rule's id with the policy file's base name, line and column, the rule's reason (or
 // the deny-by-default explanation) and the policy digest, and nothing else: not the matched
 // rules, not condition errors, not server paths, so it cannot carry another tenant's data.
 Status DenialStatus(const policy::Decision& decision, std::string_view action);
+
+// The DECISION audit event for one decision: the decision (effect, rule, location, reason,
+// matched rules, policy digest) and its full input (so that it can be replayed).
+registry::AuditEvent DecisionEvent(const policy::DecisionRequest& request,
+                                   const policy::Decision& decision,
+                                   const nlohmann::json& principal, std::string_view request_id);
+
+// A fresh request id: 32 lower-case hex characters.
+std::string NewRequestId();
 
 }  // namespace internal
 

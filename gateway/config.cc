@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/file.h"
+#include "gateway/tenants.h"
 #include "gateway/internal/iso3166.h"
 #include "gateway/internal/yaml_reader.h"
 
@@ -65,6 +66,80 @@ Status ReadStorage(MapReader& root, const std::string& base_dir, ServerConfig& c
   return OkStatus();
 }
 
+// "90s", "15m", "24h", "500ms", "2d" -> milliseconds.
+Result<int64_t> ParseDurationMs(std::string_view text) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  for (const auto& [suffix, factor] : kUnits) {
+    if (!text.ends_with(suffix)) continue;
+    std::string_view digits = text.substr(0, text.size() - suffix.size());
+    if (digits.empty() || digits.size() > 12) break;
+    int64_t value = 0;
+    bool ok = true;
+    for (char c : digits) {
+      if (c < '0' || c > '9') ok = false;
+      value = value * 10 + (c - '0');
+    }
+    if (ok) return value * factor;
+    break;
+  }
+  return InvalidArgument("'" + std::string(text) +
+                         "' is not a duration (an integer with ms, s, m, h or d, e.g. 24h)");
+}
+
+Status ReadRegistry(MapReader& root, const std::string& base_dir, ServerConfig& config) {
+  config.registry.database = (std::filesystem::path(config.data_dir) / "registry.db").string();
+  if (!root.Has("registry")) return OkStatus();
+  SOV_ASSIGN_OR_RETURN(MapReader section,
+                       MapReader::Create(config.file, root.Get("registry"), "registry"));
+  if (section.Has("database")) {
+    SOV_ASSIGN_OR_RETURN(config.registry.database,
+                         ReadPath(section, "database", base_dir, config));
+  }
+  auto size = [&](std::string_view key, int64_t& out) -> Status {
+    SOV_ASSIGN_OR_RETURN(auto text, section.OptionalString(key));
+    if (!text.has_value()) return OkStatus();
+    Result<int64_t> bytes = ParseByteSize(*text);
+    if (!bytes.ok()) return section.ErrorFor(key, bytes.status().message());
+    if (*bytes <= 0) return section.ErrorFor(key, "must be positive");
+    out = *bytes;
+    return OkStatus();
+  };
+  SOV_RETURN_IF_ERROR(size("max_artifact_size", config.registry.max_artifact_bytes));
+  SOV_RETURN_IF_ERROR(size("max_chunk_size", config.registry.max_chunk_bytes));
+  SOV_ASSIGN_OR_RETURN(auto ttl, section.OptionalString("upload_ttl"));
+  if (ttl.has_value()) {
+    Result<int64_t> ms = ParseDurationMs(*ttl);
+    if (!ms.ok() || *ms < 1000) {
+      return section.ErrorFor("upload_ttl", ms.ok() ? "must be at least 1s" : ms.status().message());
+    }
+    config.registry.upload_ttl_seconds = *ms / 1000;
+  }
+  return section.CheckNoUnknownKeys({"database", "max_artifact_size", "max_chunk_size", "upload_ttl"});
+}
+
+Status ReadAudit(MapReader& root, ServerConfig& config) {
+  if (!root.Has("audit")) return OkStatus();
+  SOV_ASSIGN_OR_RETURN(MapReader section, MapReader::Create(config.file, root.Get("audit"), "audit"));
+  SOV_ASSIGN_OR_RETURN(auto origin, section.OptionalString("origin"));
+  if (origin.has_value()) {
+    if (origin->empty() || origin->size() > 255) {
+      return section.ErrorFor("origin", "must be 1 to 255 characters, e.g. sovereign.example.eu/audit");
+    }
+    config.audit.origin = *origin;
+  }
+  SOV_ASSIGN_OR_RETURN(auto interval, section.OptionalString("checkpoint_interval"));
+  if (interval.has_value()) {
+    Result<int64_t> ms = ParseDurationMs(*interval);
+    if (!ms.ok() || *ms < 10) {
+      return section.ErrorFor("checkpoint_interval",
+                              ms.ok() ? "must be at least 10ms" : ms.status().message());
+    }
+    config.audit.checkpoint_interval_ms = *ms;
+  }
+  return section.CheckNoUnknownKeys({"origin", "checkpoint_interval"});
+}
+
 }  // namespace
 
 Status ServerConfig::ErrorAt(std::string_view key, const Status& status) const {
@@ -101,8 +176,11 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const std::string&
   SOV_RETURN_IF_ERROR(ReadStorage(reader, base_dir, config));
   SOV_ASSIGN_OR_RETURN(config.tenants, ReadPath(reader, "tenants", base_dir, config));
   SOV_ASSIGN_OR_RETURN(config.policy, ReadPath(reader, "policy", base_dir, config));
+  SOV_RETURN_IF_ERROR(ReadRegistry(reader, base_dir, config));
+  SOV_RETURN_IF_ERROR(ReadAudit(reader, config));
   SOV_RETURN_IF_ERROR(reader.CheckNoUnknownKeys({"listen", "data_dir", "tls", "master_key",
-                                                 "signing_key", "storage", "tenants", "policy"}));
+                                                 "signing_key", "storage", "tenants", "policy",
+                                                 "registry", "audit"}));
   return config;
 }
 

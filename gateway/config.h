@@ -6,6 +6,7 @@
 // are usually typos. docs/operations.md documents every key. Plain values; thread-compatible.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,20 @@ struct StorageLocation {
   std::string path;          // directory, created at start when missing
 };
 
+// Registry limits (`registry:` section; every key optional).
+struct RegistryLimits {
+  std::string database;  // metadata database file; default DATA_DIR/registry.db
+  int64_t max_artifact_bytes = int64_t{64} << 30;  // max_artifact_size, e.g. "64GiB"
+  int64_t max_chunk_bytes = int64_t{2} << 20;      // max_chunk_size, e.g. "2MiB"
+  int64_t upload_ttl_seconds = 24 * 3600;          // upload_ttl, e.g. "24h"
+};
+
+// The audit log (`audit:` section; every key optional).
+struct AuditSettings {
+  std::string origin = "sovereign/audit";  // the log's name in signed checkpoints
+  int64_t checkpoint_interval_ms = 1000;   // checkpoint_interval, e.g. "1s", "500ms"
+};
+
 struct ServerConfig {
   std::string file;  // the config file, as given
   ListenAddress listen;
@@ -40,6 +55,8 @@ struct ServerConfig {
   std::vector<StorageLocation> storage;
   std::string tenants;
   std::string policy;
+  RegistryLimits registry;
+  AuditSettings audit;
 
   // "FILE:LINE:COLUMN" of each setting's value, keyed by its name ("tls.cert",
   // "storage[1].path"), so that problems found later point at the line that caused them.

@@ -80,6 +80,7 @@ std::string SovctlConfigYaml(const DevEnvironment& env, const ListenAddress& add
   yaml += "ca: " + YamlQuote(Path(env.dir, "ca.pem")) + "\n";
   yaml += "cert: " + YamlQuote(Path(env.dir, "clients/acme-ml.pem")) + "\n";
   yaml += "key: " + YamlQuote(Path(env.dir, "clients/acme-ml.key")) + "\n";
+  yaml += "registry_key: " + YamlQuote(Path(env.dir, "signing.pub")) + "\n";
   return yaml;
 }
 
@@ -128,6 +129,13 @@ Status CreateEnvironment(const DevEnvironment& env) {
     tenants += "    purposes: " + std::string(example.purposes) + "\n";
     tenants += "    mtls_subjects: [" + YamlQuote(subject) + "]\n";
     if (std::string_view(example.id) == kTokenTenant) {
+      // A publisher key for `sovctl sign`, registered to the tenant.
+      crypto::Ed25519PrivateKey publisher = crypto::Ed25519PrivateKey::Generate();
+      const std::string base = std::string("clients/") + example.id + ".publisher";
+      SOV_RETURN_IF_ERROR(crypto::WritePrivateKeyFile(Path(dir, base + ".key"), publisher));
+      SOV_RETURN_IF_ERROR(
+          crypto::WritePublicKeyFile(Path(dir, base + ".pub"), publisher.public_key()));
+      tenants += "    publisher_keys: [" + base + ".pub]\n";
       tenants += "    tokens:\n";
       tenants += "      - name: " + std::string(kTokenName) + "\n";
       tenants += "        sha256: " + YamlQuote(HashBearerToken(token).ToString()) +

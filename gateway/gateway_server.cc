@@ -1,5 +1,8 @@
 #include "gateway/gateway_server.h"
 
+#include "registry/local_blob_store.h"
+#include "registry/sqlite_metadata_store.h"
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -115,6 +118,43 @@ std::string BindFailureReason(const ListenAddress& address) {
 
 }  // namespace
 
+Status GatewayServer::OpenRegistry(const ServerConfig& config,
+                                   const std::shared_ptr<const TenantDirectory>& tenants) {
+  Result<std::unique_ptr<registry::SqliteMetadataStore>> store =
+      registry::SqliteMetadataStore::Open(config.registry.database);
+  if (!store.ok()) return config.ErrorAt("registry.database", store.status());
+  std::shared_ptr<registry::MetadataStore> metadata = std::move(*store);
+  std::vector<registry::LocalBlobLocation> directories;
+  for (const StorageLocation& location : config.storage) {
+    directories.push_back({location.name, location.path});
+  }
+  Result<std::unique_ptr<registry::LocalBlobStore>> blobs =
+      registry::LocalBlobStore::Create(std::move(directories));
+  if (!blobs.ok()) return config.ErrorAt("storage", blobs.status());
+  registry::AuditLogOptions audit_options;
+  audit_options.origin = config.audit.origin;
+  audit_options.checkpoint_interval = std::chrono::milliseconds(config.audit.checkpoint_interval_ms);
+  audit_ = std::make_shared<registry::AuditLog>(metadata, signing_key_, audit_options);
+  registry::RegistryOptions options;
+  for (const StorageLocation& location : config.storage) {
+    options.locations.push_back({location.name, location.jurisdiction});
+  }
+  options.max_artifact_bytes = config.registry.max_artifact_bytes;
+  options.max_chunk_bytes = config.registry.max_chunk_bytes;
+  options.upload_ttl = std::chrono::seconds(config.registry.upload_ttl_seconds);
+  for (const Tenant& tenant : tenants->tenants()) {
+    if (tenant.quota_bytes > 0) options.quota_bytes[tenant.id] = tenant.quota_bytes;
+  }
+  registry_ = std::make_shared<registry::Registry>(metadata, std::shared_ptr<registry::BlobStore>(std::move(*blobs)),
+                                                   audit_, master_key_, signing_key_, options);
+  Result<int> removed = registry_->Recover();
+  if (!removed.ok()) return removed.status();
+  LogEvent(*ModuleLogger("registry"), spdlog::level::info, "registry opened",
+           {{"database", config.registry.database},
+            {"recovered_objects", std::to_string(*removed)}});
+  return OkStatus();
+}
+
 Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& config,
                                                            const ServeOptions& options) {
   if (options.insecure_loopback && !config.listen.IsLoopback()) {
@@ -147,9 +187,13 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   gateway->policy_store_ = std::move(policy_store);
   gateway->authenticator_ = std::make_shared<const Authenticator>(
       tenants, tls.has_value() ? tls->client_ca_pem : std::string());
-  gateway->guard_ =
-      std::make_shared<const CallGuard>(gateway->authenticator_, gateway->policy_store_);
+  SOV_RETURN_IF_ERROR(gateway->OpenRegistry(config, tenants));
+  gateway->guard_ = std::make_shared<const CallGuard>(gateway->authenticator_,
+                                                      gateway->policy_store_, gateway->audit_);
   gateway->identity_service_ = std::make_unique<IdentityService>(gateway->guard_);
+  gateway->registry_service_ =
+      std::make_unique<RegistryService>(gateway->guard_, gateway->registry_, tenants);
+  gateway->audit_service_ = std::make_unique<AuditService>(gateway->guard_, gateway->audit_);
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (tls.has_value()) {
@@ -173,7 +217,10 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(config.listen.ToString(), credentials, &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.registry.max_chunk_bytes + (64 << 10)));
   builder.RegisterService(gateway->identity_service_.get());
+  builder.RegisterService(gateway->registry_service_.get());
+  builder.RegisterService(gateway->audit_service_.get());
   gateway->server_ = builder.BuildAndStart();
   if (gateway->server_ == nullptr || port == 0) {
     if (gateway->server_ != nullptr) gateway->server_->Shutdown();
@@ -229,6 +276,8 @@ GatewayServer::~GatewayServer() {
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   std::call_once(shutdown_once_, [&] {
     if (policy_watcher_ != nullptr) policy_watcher_->Stop();
+    // Open audit tails end with UNAVAILABLE (and where to resume) instead of holding the grace.
+    if (audit_service_ != nullptr) audit_service_->Stop();
     if (server_ != nullptr) server_->Shutdown(deadline);
   });
 }

@@ -1,7 +1,8 @@
 // GatewayServer: sovd's running gRPC server. Start loads everything the config names (TLS
 // files, master key, registry signing key, tenants, the policy), creates the storage
-// directories, and serves IdentityService, grpc.health.v1 and server reflection on the
-// configured address: over mTLS with the TenantAuthProcessor guarding every call, or, with
+// directories, opens the registry (metadata store, blob store, audit log; recovering from a
+// crash), and serves IdentityService, RegistryService, AuditService, grpc.health.v1 and server
+// reflection on the configured address: over mTLS with the TenantAuthProcessor guarding every call, or, with
 // insecure_loopback, in plaintext on a loopback address with bearer tokens only. Every sov.v1
 // call is decided by the policy in force (CallGuard); the policy is reloaded through
 // policy_store() (SIGHUP) and, unless disabled, whenever its file changes (PolicyFileWatcher).
@@ -22,7 +23,9 @@
 #include "crypto/secret_key.h"
 #include "gateway/call_guard.h"
 #include "gateway/config.h"
+#include "gateway/audit_service.h"
 #include "gateway/identity_service.h"
+#include "gateway/registry_service.h"
 #include "gateway/policy_store.h"
 #include "gateway/policy_watcher.h"
 
@@ -68,15 +71,24 @@ class GatewayServer {
   GatewayServer(crypto::SecretKey master_key, crypto::Ed25519PrivateKey signing_key)
       : master_key_(std::move(master_key)), signing_key_(std::move(signing_key)) {}
 
+  // Opens the metadata store, the blob store, the audit log and the registry, and recovers
+  // from a crash (orphan uploads and blobs).
+  Status OpenRegistry(const ServerConfig& config,
+                      const std::shared_ptr<const TenantDirectory>& tenants);
+
   ListenAddress address_;
   bool insecure_loopback_ = false;
-  crypto::SecretKey master_key_;           // used by the registry (later work)
-  crypto::Ed25519PrivateKey signing_key_;  // signs manifests (later work)
+  crypto::SecretKey master_key_;
+  crypto::Ed25519PrivateKey signing_key_;  // signs manifests and checkpoints
+  std::shared_ptr<registry::AuditLog> audit_;
+  std::shared_ptr<registry::Registry> registry_;
   std::shared_ptr<PolicyStore> policy_store_;
   std::unique_ptr<PolicyFileWatcher> policy_watcher_;
   std::shared_ptr<const Authenticator> authenticator_;
   std::shared_ptr<const CallGuard> guard_;
   std::unique_ptr<IdentityService> identity_service_;
+  std::unique_ptr<RegistryService> registry_service_;
+  std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   std::once_flag shutdown_once_;
 };

@@ -9,7 +9,8 @@ grpc::Status IdentityService::WhoAmI(grpc::ServerContext* context,
                                      const sov::v1::WhoAmIRequest* /*request*/,
                                      sov::v1::WhoAmIResponse* response) {
   return guard_->Run(*context, kWhoAmIMethod,
-                     [response](const Principal& principal) {
+                     [response](GuardedCall& call) {
+                       const Principal& principal = call.principal();
                        const Tenant& tenant = principal.tenant;
                        response->set_tenant_id(tenant.id);
                        response->set_display_name(tenant.display_name);

@@ -213,13 +213,18 @@ std::shared_ptr<spdlog::logger> ModuleLogger(std::string_view name) {
 
 void LogEvent(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
               std::initializer_list<LogField> fields) {
+  LogEvent(logger, level, message, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void LogEvent(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+              std::span<const LogField> fields) {
   if (!logger.should_log(level)) return;
   logger.log(level, "{}", internal::EncodeEvent(message, fields));
 }
 
 namespace internal {
 
-std::string EncodeEvent(std::string_view message, std::initializer_list<LogField> fields) {
+std::string EncodeEvent(std::string_view message, std::span<const LogField> fields) {
   std::string payload;
   AppendSanitized(payload, message);
   for (const LogField& field : fields) {

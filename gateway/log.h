@@ -8,6 +8,7 @@
 
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,11 +47,17 @@ struct LogField {
 // needed); JSON output adds them as members of the line's object.
 void LogEvent(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
               std::initializer_list<LogField> fields = {});
+// The same with a field list built at run time.
+void LogEvent(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+              std::span<const LogField> fields);
 
 namespace internal {
 // Encodes a message with its fields into the single payload string spdlog carries, and the
 // formatter's inverse. Exposed for tests.
-std::string EncodeEvent(std::string_view message, std::initializer_list<LogField> fields);
+std::string EncodeEvent(std::string_view message, std::span<const LogField> fields);
+inline std::string EncodeEvent(std::string_view message, std::initializer_list<LogField> fields) {
+  return EncodeEvent(message, std::span<const LogField>(fields.begin(), fields.size()));
+}
 std::unique_ptr<spdlog::formatter> MakeFormatter(LogFormat format);
 }  // namespace internal
 

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include <filesystem>
+
 #include "common/file.h"
 #include "gateway/internal/iso3166.h"
 #include "gateway/internal/yaml_reader.h"
@@ -75,12 +77,62 @@ Result<Tenant> ReadTenant(const std::string& file, const YAML::Node& node, size_
       tenant.tokens.push_back(std::move(credential));
     }
   }
-  SOV_RETURN_IF_ERROR(reader.CheckNoUnknownKeys(
-      {"id", "name", "jurisdiction", "roles", "purposes", "mtls_subjects", "tokens"}));
+  SOV_ASSIGN_OR_RETURN(auto quota, reader.OptionalString("quota_bytes"));
+  if (quota.has_value()) {
+    Result<int64_t> bytes = ParseByteSize(*quota);
+    if (!bytes.ok()) return reader.ErrorFor("quota_bytes", bytes.status().message());
+    tenant.quota_bytes = *bytes;
+  }
+  SOV_ASSIGN_OR_RETURN(std::vector<std::string> key_files, reader.StringList("publisher_keys"));
+  for (const std::string& key_file : key_files) {
+    std::string resolved = key_file;
+    if (!std::filesystem::path(key_file).is_absolute()) {
+      resolved = (std::filesystem::path(file).parent_path() / key_file).string();
+    }
+    Result<crypto::Ed25519PublicKey> key = crypto::LoadPublicKeyFile(resolved);
+    if (!key.ok()) {
+      return reader.ErrorFor("publisher_keys", "'" + key_file + "': " + key.status().message());
+    }
+    tenant.publisher_keys.push_back(*key);
+  }
+  SOV_RETURN_IF_ERROR(reader.CheckNoUnknownKeys({"id", "name", "jurisdiction", "roles", "purposes",
+                                                 "mtls_subjects", "tokens", "quota_bytes",
+                                                 "publisher_keys"}));
   return tenant;
 }
 
 }  // namespace
+
+Result<int64_t> ParseByteSize(std::string_view text) {
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}};
+  std::string_view digits = text;
+  int shift = 0;
+  for (const auto& [suffix, bits] : kUnits) {
+    if (digits.ends_with(suffix)) {
+      digits.remove_suffix(suffix.size());
+      shift = bits;
+      break;
+    }
+  }
+  while (!digits.empty() && digits.back() == ' ') digits.remove_suffix(1);
+  if (digits.empty() || digits.size() > 15) {
+    return InvalidArgument("'" + std::string(text) +
+                           "' is not a size (an integer number of bytes, or with a KiB, MiB, "
+                           "GiB or TiB suffix)");
+  }
+  int64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') {
+      return InvalidArgument("'" + std::string(text) +
+                             "' is not a size (an integer number of bytes, or with a KiB, MiB, "
+                             "GiB or TiB suffix)");
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (value > (int64_t{1} << (62 - shift))) return InvalidArgument("'" + std::string(text) + "' is too large");
+  return value << shift;
+}
 
 bool IsValidTenantId(std::string_view id) {
   if (id.empty() || id.size() > 63 || id.front() == '-' || id.back() == '-') return false;

@@ -5,11 +5,13 @@
 // TenantDirectory is immutable and safe to share between threads.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "crypto/ed25519.h"
 #include "crypto/sha256.h"
 
 namespace sov::gateway {
@@ -28,6 +30,12 @@ struct Tenant {
   std::vector<std::string> purposes;
   std::vector<std::string> mtls_subjects;  // RFC 2253, e.g. "CN=acme-ml,O=Sovereign Dev"
   std::vector<TokenCredential> tokens;
+  // Publishers' Ed25519 keys whose signatures on this tenant's behalf the registry accepts
+  // (`publisher_keys:` lists PEM public-key files, relative to the tenants file).
+  std::vector<crypto::Ed25519PublicKey> publisher_keys;
+  // Storage quota in bytes (`quota_bytes:`, an integer or with a KiB/MiB/GiB/TiB suffix);
+  // 0: unlimited.
+  int64_t quota_bytes = 0;
 };
 
 class TenantDirectory {
@@ -55,5 +63,8 @@ class TenantDirectory {
 // Returns true for tenant ids of 1 to 63 characters from [a-z0-9-] that start and end with a
 // letter or digit (DNS-label style, safe in paths, logs and certificate names).
 bool IsValidTenantId(std::string_view id);
+
+// Parses "1048576", "10GiB", "512 MiB": bytes, or KiB/MiB/GiB/TiB multiples.
+Result<int64_t> ParseByteSize(std::string_view text);
 
 }  // namespace sov::gateway

@@ -20,6 +20,8 @@ packages=(
   # tests and benchmarks; clang + libFuzzer build the fuzz targets
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-grpcio python3-protobuf
   clang libclang-rt-14-dev
+  # peers the benchmarks measure against: an OCI registry (distribution 2.8) driven by curl
+  docker-registry curl
 )
 
 missing=()

@@ -1,0 +1,1479 @@
+#include "registry/sqlite_metadata_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <future>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "crypto/merkle.h"
+#include "registry/audit_entry.h"
+#include "registry/internal/sqlite.h"
+#include "registry/internal/sqlite_schema.h"
+
+namespace sov::registry {
+namespace {
+
+using internal::Connection;
+using internal::SqlValue;
+using internal::Statement;
+using Json = nlohmann::json;
+namespace merkle = crypto::merkle;
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+int64_t ToNanos(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+SystemTime FromNanos(int64_t ns) {
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(ns)));
+}
+int64_t FloorMicros(SystemTime t) {
+  return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+int64_t CeilMicros(SystemTime t) {
+  return std::chrono::ceil<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+SystemTime FromMicros(int64_t us) {
+  return SystemTime(
+      std::chrono::duration_cast<SystemTime::duration>(std::chrono::microseconds(us)));
+}
+
+std::string_view HashBytes(const LeafHash& h) {
+  return std::string_view(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+Result<LeafHash> HashFromBlob(std::string_view blob, std::string_view what) {
+  LeafHash h{};
+  if (blob.size() != h.size()) {
+    return DataLoss(std::string(what) + " has " + std::to_string(blob.size()) +
+                    " bytes, not 32");
+  }
+  std::memcpy(h.data(), blob.data(), h.size());
+  return h;
+}
+
+// JSON text for columns that no query filters on. Refuses invalid UTF-8 rather than store
+// something other than what was given.
+Result<std::string> DumpJson(const Json& j, std::string_view what) {
+  try {
+    return j.dump();
+  } catch (const Json::exception& e) {
+    return InvalidArgument(std::string(what) + " is not valid UTF-8: " + e.what());
+  }
+}
+
+Json SpecToJson(const ArtifactSpec& s) {
+  Json lineage = Json::array();
+  for (const LineageLink& l : s.lineage) {
+    lineage.push_back({{"name", l.name},
+                       {"version", l.version},
+                       {"digest", l.digest},
+                       {"relation", l.relation},
+                       {"kind", KindName(l.kind)}});
+  }
+  Json labels = Json::object();
+  for (const auto& [k, v] : s.labels) labels[k] = v;
+  return {
+      {"kind", KindName(s.kind)},
+      {"name", s.name},
+      {"version", s.version},
+      {"mediaType", s.media_type},
+      {"description", s.description},
+      {"classification", s.classification},
+      {"effectiveClassification", s.effective_classification},
+      {"purposes", s.purposes},
+      {"lawfulBasis", s.lawful_basis},
+      {"specialCategoryCondition", s.special_category_condition},
+      {"lineage", std::move(lineage)},
+      {"labels", std::move(labels)},
+      {"retentionDeadline",
+       s.retention_deadline.has_value() ? Json(ToNanos(*s.retention_deadline)) : Json(nullptr)},
+      {"retentionAction", s.retention_action},
+      {"ownerTenant", s.owner_tenant},
+      {"storageLocation", s.storage_location},
+      {"storageJurisdiction", s.storage_jurisdiction},
+      {"createdBy", s.created_by},
+  };
+}
+
+Result<ArtifactSpec> SpecFromJson(std::string_view text) {
+  try {
+    Json j = Json::parse(text);
+    ArtifactSpec s;
+    SOV_ASSIGN_OR_RETURN(s.kind, ParseKind(j.at("kind").get<std::string>()));
+    s.name = j.at("name").get<std::string>();
+    s.version = j.at("version").get<std::string>();
+    s.media_type = j.at("mediaType").get<std::string>();
+    s.description = j.at("description").get<std::string>();
+    s.classification = j.at("classification").get<std::string>();
+    s.effective_classification = j.at("effectiveClassification").get<std::string>();
+    s.purposes = j.at("purposes").get<std::vector<std::string>>();
+    s.lawful_basis = j.at("lawfulBasis").get<std::string>();
+    s.special_category_condition = j.at("specialCategoryCondition").get<std::string>();
+    for (const Json& l : j.at("lineage")) {
+      LineageLink link;
+      link.name = l.at("name").get<std::string>();
+      link.version = l.at("version").get<std::string>();
+      link.digest = l.at("digest").get<std::string>();
+      link.relation = l.at("relation").get<std::string>();
+      SOV_ASSIGN_OR_RETURN(link.kind, ParseKind(l.at("kind").get<std::string>()));
+      s.lineage.push_back(std::move(link));
+    }
+    s.labels = j.at("labels").get<std::map<std::string, std::string>>();
+    if (const Json& d = j.at("retentionDeadline"); !d.is_null()) {
+      s.retention_deadline = FromNanos(d.get<int64_t>());
+    }
+    s.retention_action = j.at("retentionAction").get<std::string>();
+    s.owner_tenant = j.at("ownerTenant").get<std::string>();
+    s.storage_location = j.at("storageLocation").get<std::string>();
+    s.storage_jurisdiction = j.at("storageJurisdiction").get<std::string>();
+    s.created_by = j.at("createdBy").get<std::string>();
+    return s;
+  } catch (const Json::exception& e) {
+    return DataLoss(std::string("stored upload spec is malformed: ") + e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Artifact rows
+
+constexpr char kArtifactColumns[] =
+    "a.seq, a.id, a.name, a.version, a.kind, a.stage, a.owner_tenant, a.digest, a.size_bytes, "
+    "a.media_type, a.description, a.classification, a.effective_classification, a.purposes, "
+    "a.lawful_basis, a.special_category_condition, a.retention_deadline, a.retention_action, "
+    "a.storage_location, a.storage_jurisdiction, a.created_by, a.manifest, "
+    "a.release_requested, a.create_time, a.update_time, a.revision";
+
+struct StoredArtifact {
+  int64_t seq = 0;
+  ArtifactRecord record;
+};
+
+Result<StoredArtifact> ReadArtifactRow(const Statement& st) {
+  StoredArtifact out;
+  ArtifactRecord& r = out.record;
+  ArtifactSpec& s = r.spec;
+  out.seq = st.Int64(0);
+  r.id = st.Text(1);
+  s.name = st.Text(2);
+  s.version = st.Text(3);
+  SOV_ASSIGN_OR_RETURN(s.kind, ParseKind(st.Text(4)));
+  SOV_ASSIGN_OR_RETURN(r.stage, ParseStage(st.Text(5)));
+  s.owner_tenant = st.Text(6);
+  r.digest = st.Text(7);
+  r.size_bytes = st.Int64(8);
+  s.media_type = st.Text(9);
+  s.description = st.Text(10);
+  s.classification = st.Text(11);
+  s.effective_classification = st.Text(12);
+  try {
+    s.purposes = Json::parse(st.Text(13)).get<std::vector<std::string>>();
+  } catch (const Json::exception& e) {
+    return DataLoss("artifact " + r.id + ": stored purposes are malformed: " + e.what());
+  }
+  s.lawful_basis = st.Text(14);
+  s.special_category_condition = st.Text(15);
+  if (!st.IsNull(16)) s.retention_deadline = FromNanos(st.Int64(16));
+  s.retention_action = st.Text(17);
+  s.storage_location = st.Text(18);
+  s.storage_jurisdiction = st.Text(19);
+  s.created_by = st.Text(20);
+  r.manifest = st.Text(21);
+  r.release_requested = st.Int64(22) != 0;
+  r.create_time = FromNanos(st.Int64(23));
+  r.update_time = FromNanos(st.Int64(24));
+  r.revision = st.Int64(25);
+  return out;
+}
+
+Status LoadChildren(Connection& c, StoredArtifact& a) {
+  ArtifactRecord& r = a.record;
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare("SELECT key, value FROM artifact_labels WHERE artifact_seq = ?"));
+    st.Bind(1, a.seq);
+    while (true) {
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      r.spec.labels.emplace(st.Text(0), st.Text(1));
+    }
+  }
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare("SELECT name, version, digest, relation, kind FROM "
+                                   "artifact_lineage WHERE artifact_seq = ? ORDER BY position"));
+    st.Bind(1, a.seq);
+    while (true) {
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      LineageLink l;
+      l.name = st.Text(0);
+      l.version = st.Text(1);
+      l.digest = st.Text(2);
+      l.relation = st.Text(3);
+      SOV_ASSIGN_OR_RETURN(l.kind, ParseKind(st.Text(4)));
+      r.spec.lineage.push_back(std::move(l));
+    }
+  }
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare("SELECT keyid, role, signer, sig, time FROM "
+                                   "artifact_signatures WHERE artifact_seq = ? ORDER BY position"));
+    st.Bind(1, a.seq);
+    while (true) {
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      SignatureRecord s;
+      s.keyid = st.Text(0);
+      s.role = st.Text(1);
+      s.signer = st.Text(2);
+      s.sig = st.Blob(3);
+      s.time = FromNanos(st.Int64(4));
+      r.signatures.push_back(std::move(s));
+    }
+  }
+  {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT from_stage, to_stage, time, tenant_id, system_actor, reason, rule_id, "
+                  "rule_location, audit_index FROM stage_history WHERE artifact_seq = ? "
+                  "ORDER BY position"));
+    st.Bind(1, a.seq);
+    while (true) {
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      StageEvent e;
+      SOV_ASSIGN_OR_RETURN(e.from, ParseStage(st.Text(0)));
+      SOV_ASSIGN_OR_RETURN(e.to, ParseStage(st.Text(1)));
+      e.time = FromNanos(st.Int64(2));
+      e.tenant_id = st.Text(3);
+      e.system_actor = st.Text(4);
+      e.reason = st.Text(5);
+      e.rule_id = st.Text(6);
+      e.rule_location = st.Text(7);
+      e.audit_index = st.Int64(8);
+      r.history.push_back(std::move(e));
+    }
+  }
+  return OkStatus();
+}
+
+// Runs an artifact query (selecting kArtifactColumns) and loads each row's children.
+Result<std::vector<StoredArtifact>> QueryArtifacts(Connection& c, const std::string& sql,
+                                                   const std::vector<SqlValue>& params) {
+  std::vector<StoredArtifact> out;
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    st.BindAll(params);
+    while (true) {
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      SOV_ASSIGN_OR_RETURN(StoredArtifact a, ReadArtifactRow(st));
+      out.push_back(std::move(a));
+    }
+  }
+  for (StoredArtifact& a : out) SOV_RETURN_IF_ERROR(LoadChildren(c, a));
+  return out;
+}
+
+std::vector<ArtifactRecord> Records(std::vector<StoredArtifact> stored) {
+  std::vector<ArtifactRecord> out;
+  out.reserve(stored.size());
+  for (StoredArtifact& a : stored) out.push_back(std::move(a.record));
+  return out;
+}
+
+Result<std::optional<ArtifactRecord>> First(Result<std::vector<StoredArtifact>> rows) {
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<ArtifactRecord>();
+  return std::optional<ArtifactRecord>(std::move(rows->front().record));
+}
+
+Status InsertSignatures(Connection& c, int64_t seq, const std::vector<SignatureRecord>& sigs) {
+  for (size_t i = 0; i < sigs.size(); ++i) {
+    const SignatureRecord& s = sigs[i];
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare("INSERT INTO artifact_signatures (artifact_seq, position, "
+                                   "keyid, role, signer, sig, time) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, s.keyid).Bind(4, s.role);
+    st.Bind(5, s.signer).BindBlob(6, s.sig).Bind(7, ToNanos(s.time));
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  return OkStatus();
+}
+
+Status InsertHistory(Connection& c, int64_t seq, const std::vector<StageEvent>& history) {
+  for (size_t i = 0; i < history.size(); ++i) {
+    const StageEvent& e = history[i];
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO stage_history (artifact_seq, position, from_stage, to_stage, time, "
+                  "tenant_id, system_actor, reason, rule_id, rule_location, audit_index) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, StageName(e.from));
+    st.Bind(4, StageName(e.to)).Bind(5, ToNanos(e.time)).Bind(6, e.tenant_id);
+    st.Bind(7, e.system_actor).Bind(8, e.reason).Bind(9, e.rule_id).Bind(10, e.rule_location);
+    st.Bind(11, e.audit_index);
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  return OkStatus();
+}
+
+Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
+  const ArtifactSpec& s = r.spec;
+  SOV_ASSIGN_OR_RETURN(std::string purposes, DumpJson(Json(s.purposes), "artifact purposes"));
+  {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO artifacts (id, name, version, kind, stage, owner_tenant, digest, "
+                  "size_bytes, media_type, description, classification, "
+                  "effective_classification, purposes, lawful_basis, "
+                  "special_category_condition, retention_deadline, retention_action, "
+                  "storage_location, storage_jurisdiction, created_by, manifest, "
+                  "release_requested, create_time, update_time, revision) VALUES (?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, r.id).Bind(2, s.name).Bind(3, s.version).Bind(4, KindName(s.kind));
+    st.Bind(5, StageName(r.stage)).Bind(6, s.owner_tenant).Bind(7, r.digest);
+    st.Bind(8, r.size_bytes).Bind(9, s.media_type).Bind(10, s.description);
+    st.Bind(11, s.classification).Bind(12, s.effective_classification).Bind(13, purposes);
+    st.Bind(14, s.lawful_basis).Bind(15, s.special_category_condition);
+    if (s.retention_deadline.has_value()) {
+      st.Bind(16, ToNanos(*s.retention_deadline));
+    } else {
+      st.BindNull(16);
+    }
+    st.Bind(17, s.retention_action).Bind(18, s.storage_location);
+    st.Bind(19, s.storage_jurisdiction).Bind(20, s.created_by).Bind(21, r.manifest);
+    st.Bind(22, int64_t{r.release_requested ? 1 : 0}).Bind(23, ToNanos(r.create_time));
+    st.Bind(24, ToNanos(r.update_time)).Bind(25, r.revision);
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  int64_t seq = c.LastInsertRowid();
+  for (const auto& [key, value] : s.labels) {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO artifact_labels (artifact_seq, key, value) VALUES (?, ?, ?)"));
+    st.Bind(1, seq).Bind(2, key).Bind(3, value);
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  for (size_t i = 0; i < s.lineage.size(); ++i) {
+    const LineageLink& l = s.lineage[i];
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO artifact_lineage (artifact_seq, position, name, version, digest, "
+                  "relation, kind) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, l.name).Bind(4, l.version);
+    st.Bind(5, l.digest).Bind(6, l.relation).Bind(7, KindName(l.kind));
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  SOV_RETURN_IF_ERROR(InsertSignatures(c, seq, r.signatures));
+  SOV_RETURN_IF_ERROR(InsertHistory(c, seq, r.history));
+  return seq;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload rows
+
+constexpr char kUploadColumns[] =
+    "id, spec, declared_size, expected_digest, committed_offset, state, wrapped_key, "
+    "blob_header, artifact_id, abort_reason, create_time, update_time, expire_time, "
+    "decision_rule, decision_policy, revision";
+
+Result<UploadRecord> ReadUploadRow(const Statement& st) {
+  UploadRecord u;
+  u.id = st.Text(0);
+  SOV_ASSIGN_OR_RETURN(u.spec, SpecFromJson(st.Text(1)));
+  if (!st.IsNull(2)) u.declared_size = st.Int64(2);
+  u.expected_digest = st.Text(3);
+  u.committed_offset = st.Int64(4);
+  SOV_ASSIGN_OR_RETURN(u.state, ParseUploadState(st.Text(5)));
+  u.wrapped_key = st.Blob(6);
+  u.blob_header = st.Blob(7);
+  u.artifact_id = st.Text(8);
+  u.abort_reason = st.Text(9);
+  u.create_time = FromNanos(st.Int64(10));
+  u.update_time = FromNanos(st.Int64(11));
+  u.expire_time = FromNanos(st.Int64(12));
+  u.decision_rule = st.Text(13);
+  u.decision_policy = st.Text(14);
+  u.revision = st.Int64(15);
+  return u;
+}
+
+Result<std::vector<UploadRecord>> QueryUploads(Connection& c, const std::string& sql,
+                                               const std::vector<SqlValue>& params) {
+  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.BindAll(params);
+  std::vector<UploadRecord> out;
+  while (true) {
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SOV_ASSIGN_OR_RETURN(UploadRecord u, ReadUploadRow(st));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit rows
+
+Result<std::vector<AuditRecord>> QueryAuditRows(Connection& c, const std::string& sql,
+                                                const std::vector<SqlValue>& params) {
+  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.BindAll(params);
+  std::vector<AuditRecord> out;
+  while (true) {
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    AuditRecord r;
+    r.index = st.Int64(0);
+    r.append_time = FromMicros(st.Int64(1));
+    r.leaf_data = st.Blob(2);
+    SOV_ASSIGN_OR_RETURN(r.leaf_hash,
+                         HashFromBlob(st.Blob(3), "leaf hash " + std::to_string(r.index)));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// The perfect subtree hash at (level, index) as `c` sees it.
+Result<LeafHash> ReadNode(Connection& c, int level, int64_t index) {
+  if (level < 0 || level > 62 || index < 0) {
+    return InvalidArgument("no audit subtree at level " + std::to_string(level) + ", index " +
+                           std::to_string(index));
+  }
+  std::string sql = level == 0 ? "SELECT leaf_hash FROM audit_entries WHERE idx = ?"
+                               : "SELECT hash FROM audit_nodes WHERE idx = ? AND level = ?";
+  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.Bind(1, index);
+  if (level > 0) st.Bind(2, int64_t{level});
+  SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) {
+    return NotFound("the audit subtree at level " + std::to_string(level) + ", index " +
+                    std::to_string(index) + " is not complete");
+  }
+  return HashFromBlob(st.Blob(0), "audit node");
+}
+
+merkle::NodeSource NodeSourceOf(Connection& c) {
+  return [&c](int level, uint64_t index) -> Result<merkle::Hash> {
+    return ReadNode(c, level, static_cast<int64_t>(index));
+  };
+}
+
+SqlValue NullIfEmpty(const std::string& s) {
+  if (s.empty()) return nullptr;
+  return s;
+}
+
+std::string Placeholders(size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// The smallest string greater than every string that starts with `prefix`, or nullopt when none
+// exists (the prefix is all 0xff bytes).
+std::optional<std::string> PrefixUpperBound(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+template <typename... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+Status CreatePrivateFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return OkStatus();
+    return Unavailable("cannot create database " + path + ": " + std::strerror(errno));
+  }
+  Status st;
+  if (::fchmod(fd, 0600) != 0) {
+    st = Internal("cannot chmod database " + path + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  return st;
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------
+// Impl
+
+class SqliteMetadataStore::Impl {
+ public:
+  explicit Impl(Options options) : options_(options) {}
+  ~Impl();
+
+  Status Init(const std::string& path);
+
+  Result<CommitResult> Commit(WriteBatch batch);
+  GroupCommitStats stats() const { return {groups_.load(), batches_.load()}; }
+
+  // Runs `f(connection)` on a pooled read connection inside one read transaction, so that it
+  // sees one snapshot.
+  template <typename T, typename F>
+  Result<T> Read(F&& f);
+
+ private:
+  // The audit tree's right edge and chain head, as of the writer's open transaction.
+  struct AuditState {
+    merkle::CompactRange range;
+    LeafHash last_leaf{};
+    int64_t last_time_us = 0;
+  };
+  struct Pending {
+    WriteBatch batch;
+    std::promise<Result<CommitResult>> promise;
+  };
+
+  Status Migrate(const std::string& path);
+  Status LoadAuditState();
+  void WriterLoop();
+  void RunGroup(std::vector<Pending*>& group);
+  Result<CommitResult> ApplyBatch(const WriteBatch& batch);
+
+  Status Apply(const mutation::CreateUpload& m);
+  Status Apply(const mutation::UpdateUpload& m);
+  Status Apply(const mutation::CommitUpload& m);
+  Status Apply(const mutation::InsertArtifact& m);
+  Status Apply(const mutation::UpdateArtifact& m);
+  Status Apply(const mutation::DeleteDataKey& m);
+  Status Apply(const mutation::AppendAudit& m, CommitResult& result);
+  Status Apply(const mutation::PutCheckpoint& m);
+
+  Result<bool> Exists(const std::string& sql, const std::vector<SqlValue>& params);
+  Status CheckVersionFree(const std::string& name, const std::string& version);
+  Status InsertDataKey(const std::string& artifact_id, const std::string& wrapped_key);
+
+  std::unique_ptr<Connection> AcquireReader();
+  void ReleaseReader(std::unique_ptr<Connection> c);
+
+  const Options options_;
+
+  // Writer state: used by the writer thread only, once it runs (by Init before).
+  std::unique_ptr<Connection> writer_;
+  AuditState audit_;
+  bool shredded_ = false;  // a data key was deleted in the current group
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending*> queue_;  // SOV_GUARDED_BY(queue_mu_)
+  bool stopping_ = false;       // SOV_GUARDED_BY(queue_mu_)
+  std::thread thread_;
+  std::atomic<int64_t> groups_{0};
+  std::atomic<int64_t> batches_{0};
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // SOV_GUARDED_BY(pool_mu_)
+};
+
+SqliteMetadataStore::Impl::~Impl() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status SqliteMetadataStore::Impl::Init(const std::string& path) {
+  SOV_RETURN_IF_ERROR(CreatePrivateFile(path));
+  SOV_ASSIGN_OR_RETURN(writer_,
+                       Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  writer_->SetBusyTimeout(options_.busy_timeout_ms);
+  {
+    // journal_mode answers with the mode in force; anything but "wal" (a file system without
+    // shared memory, say) would silently lose the readers-beside-writer design.
+    SOV_ASSIGN_OR_RETURN(Statement st, writer_->Prepare("PRAGMA journal_mode = WAL"));
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || st.Text(0) != "wal") {
+      return FailedPrecondition("database " + path + " cannot use WAL journal mode (got '" +
+                                (row ? st.Text(0) : std::string()) + "')");
+    }
+  }
+  SOV_RETURN_IF_ERROR(writer_->Exec(
+      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+      "PRAGMA journal_size_limit = 67108864;"));
+  SOV_RETURN_IF_ERROR(Migrate(path));
+  SOV_RETURN_IF_ERROR(LoadAuditState());
+
+  for (int i = 0; i < std::max(1, options_.read_connections); ++i) {
+    SOV_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                         Connection::Open(path, SQLITE_OPEN_READONLY));
+    reader->SetBusyTimeout(options_.busy_timeout_ms);
+    idle_readers_.push_back(std::move(reader));
+  }
+  thread_ = std::thread([this] { WriterLoop(); });
+  return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::Migrate(const std::string& path) {
+  std::span<const std::string_view> migrations = internal::SqliteMigrations();
+  const auto known = static_cast<int64_t>(migrations.size());
+  SOV_ASSIGN_OR_RETURN(int64_t version, writer_->QueryInt("PRAGMA user_version"));
+  if (version > known) {
+    return FailedPrecondition("database " + path + " has schema version " +
+                              std::to_string(version) + ", but this build knows versions up to " +
+                              std::to_string(known) +
+                              ": it was written by a newer sovd; run that version (or newer), or "
+                              "restore a backup made for this one");
+  }
+  if (version < 0) {
+    return DataLoss("database " + path + " has a negative schema version " +
+                    std::to_string(version));
+  }
+  for (int64_t v = version; v < known; ++v) {
+    Status st = writer_->Exec("BEGIN IMMEDIATE");
+    if (st.ok()) st = writer_->Exec(migrations[static_cast<size_t>(v)]);
+    // user_version lives in the database header, which the transaction covers.
+    if (st.ok()) st = writer_->Exec("PRAGMA user_version = " + std::to_string(v + 1));
+    if (st.ok()) st = writer_->Exec("COMMIT");
+    if (!st.ok()) {
+      if (!writer_->InAutocommit()) (void)writer_->Exec("ROLLBACK");
+      return st.WithContext("migrating " + path + " to schema version " + std::to_string(v + 1));
+    }
+  }
+  return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::LoadAuditState() {
+  Connection& c = *writer_;
+  SOV_ASSIGN_OR_RETURN(int64_t size,
+                       c.QueryInt("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries"));
+  std::vector<merkle::Hash> frontier;
+  for (int level = 62; level >= 0; --level) {
+    if ((size >> level & 1) == 0) continue;
+    Result<LeafHash> node = ReadNode(c, level, (size >> level) - 1);
+    if (!node.ok()) {
+      return DataLoss("audit log of " + std::to_string(size) +
+                      " entries is missing a subtree hash: " + node.status().message());
+    }
+    frontier.push_back(*node);
+  }
+  Result<merkle::CompactRange> range =
+      merkle::CompactRange::FromFrontier(static_cast<uint64_t>(size), std::move(frontier));
+  if (!range.ok()) return DataLoss("audit tree: " + range.status().message());
+  audit_.range = std::move(*range);
+
+  if (size > 0) {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT leaf_data, leaf_hash, append_time FROM audit_entries WHERE idx = ?"));
+    st.Bind(1, size - 1);
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return DataLoss("audit entry " + std::to_string(size - 1) + " is missing");
+    SOV_ASSIGN_OR_RETURN(audit_.last_leaf, HashFromBlob(st.Blob(1), "last audit leaf hash"));
+    if (merkle::LeafHash(st.Blob(0)) != audit_.last_leaf) {
+      return DataLoss("audit entry " + std::to_string(size - 1) +
+                      " does not match its stored leaf hash");
+    }
+    audit_.last_time_us = st.Int64(2);
+  }
+
+  // The latest signed checkpoint must still describe this log.
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("SELECT tree_size, root FROM checkpoints ORDER BY tree_size DESC LIMIT 1"));
+  SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row) {
+    int64_t tree_size = st.Int64(0);
+    SOV_ASSIGN_OR_RETURN(LeafHash root, HashFromBlob(st.Blob(1), "checkpoint root"));
+    if (tree_size > size) {
+      return DataLoss("the latest audit checkpoint covers " + std::to_string(tree_size) +
+                      " entries but the log holds only " + std::to_string(size));
+    }
+    Result<merkle::Hash> actual =
+        merkle::SubtreeHash(0, static_cast<uint64_t>(tree_size), NodeSourceOf(c));
+    if (!actual.ok() || *actual != root) {
+      return DataLoss("the audit log no longer matches its checkpoint at tree size " +
+                      std::to_string(tree_size));
+    }
+  }
+  return OkStatus();
+}
+
+std::unique_ptr<Connection> SqliteMetadataStore::Impl::AcquireReader() {
+  std::unique_lock<std::mutex> lock(pool_mu_);
+  pool_cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+  std::unique_ptr<Connection> c = std::move(idle_readers_.back());
+  idle_readers_.pop_back();
+  return c;
+}
+
+void SqliteMetadataStore::Impl::ReleaseReader(std::unique_ptr<Connection> c) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    idle_readers_.push_back(std::move(c));
+  }
+  pool_cv_.notify_one();
+}
+
+template <typename T, typename F>
+Result<T> SqliteMetadataStore::Impl::Read(F&& f) {
+  std::unique_ptr<Connection> c = AcquireReader();
+  Status begin = c->Exec("BEGIN");
+  if (!begin.ok()) {
+    ReleaseReader(std::move(c));
+    return begin;
+  }
+  Result<T> result = f(*c);
+  // A read transaction has nothing to keep; ending it releases the snapshot.
+  Status end = c->Exec("COMMIT");
+  if (!end.ok() && !c->InAutocommit()) (void)c->Exec("ROLLBACK");
+  ReleaseReader(std::move(c));
+  if (result.ok() && !end.ok()) return end;
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer
+
+Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
+  Pending pending{std::move(batch), {}};
+  std::future<Result<CommitResult>> done = pending.promise.get_future();
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_) return Unavailable("the metadata store is shutting down");
+    queue_.push_back(&pending);
+  }
+  queue_cv_.notify_one();
+  return done.get();
+}
+
+void SqliteMetadataStore::Impl::WriterLoop() {
+  while (true) {
+    std::vector<Pending*> group;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to do
+      group.assign(queue_.begin(), queue_.end());
+      queue_.clear();
+    }
+    RunGroup(group);
+  }
+}
+
+void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group) {
+  std::vector<std::optional<Result<CommitResult>>> results(group.size());
+  auto finish = [&] {
+    groups_.fetch_add(1);
+    batches_.fetch_add(static_cast<int64_t>(group.size()));
+    for (size_t i = 0; i < group.size(); ++i) group[i]->promise.set_value(std::move(*results[i]));
+  };
+  auto fail_all = [&](const Status& st, std::string_view context) {
+    for (auto& r : results) {
+      if (!r.has_value() || r->ok()) r.emplace(st.WithContext(context));
+    }
+  };
+
+  const AuditState group_start = audit_;
+  shredded_ = false;
+  if (Status begin = writer_->Exec("BEGIN IMMEDIATE"); !begin.ok()) {
+    fail_all(begin, "cannot start the write transaction");
+    return finish();
+  }
+
+  for (size_t i = 0; i < group.size(); ++i) {
+    const AuditState before = audit_;
+    Status savepoint = writer_->Exec("SAVEPOINT batch");
+    Result<CommitResult> result =
+        savepoint.ok() ? ApplyBatch(group[i]->batch) : Result<CommitResult>(savepoint);
+    if (writer_->InAutocommit()) {
+      // Some errors (I/O, disk full) make SQLite roll back the whole transaction: every batch
+      // of the group so far is gone, and the rest cannot run in it.
+      audit_ = group_start;
+      Status st = result.ok() ? Internal("the write transaction ended unexpectedly")
+                              : result.status();
+      fail_all(st, "the group's transaction was rolled back");
+      return finish();
+    }
+    if (result.ok()) {
+      if (Status release = writer_->Exec("RELEASE batch"); !release.ok()) result = release;
+    }
+    if (!result.ok()) {
+      Status undo = writer_->Exec("ROLLBACK TO batch");
+      if (undo.ok()) undo = writer_->Exec("RELEASE batch");
+      audit_ = before;
+      if (!undo.ok()) {
+        if (!writer_->InAutocommit()) (void)writer_->Exec("ROLLBACK");
+        audit_ = group_start;
+        results[i].emplace(result.status());
+        fail_all(undo, "cannot undo a failed batch");
+        return finish();
+      }
+    }
+    results[i].emplace(std::move(result));
+  }
+
+  if (Status commit = writer_->Exec("COMMIT"); !commit.ok()) {
+    if (!writer_->InAutocommit()) (void)writer_->Exec("ROLLBACK");
+    audit_ = group_start;
+    fail_all(commit, "commit failed");
+    return finish();
+  }
+  if (shredded_) {
+    // Crypto-shredding: the deleted key's bytes must not linger in the WAL. Best effort and
+    // brief: a reader holding an old snapshot makes it wait at most 100 ms, and the WAL is
+    // rewritten from its start by later commits anyway.
+    writer_->SetBusyTimeout(100);
+    (void)writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    writer_->SetBusyTimeout(options_.busy_timeout_ms);
+  }
+  finish();
+}
+
+Result<CommitResult> SqliteMetadataStore::Impl::ApplyBatch(const WriteBatch& batch) {
+  CommitResult result;
+  std::vector<const mutation::PutCheckpoint*> checkpoints;
+  for (const Mutation& m : batch.mutations) {
+    Status st = std::visit(
+        Overloaded{
+            [&](const mutation::AppendAudit& a) { return Apply(a, result); },
+            [&](const mutation::PutCheckpoint& p) {
+              // Checked against the log after every append of the batch.
+              checkpoints.push_back(&p);
+              return OkStatus();
+            },
+            [&](const auto& other) { return Apply(other); },
+        },
+        m);
+    SOV_RETURN_IF_ERROR(st);
+  }
+  for (const mutation::PutCheckpoint* p : checkpoints) SOV_RETURN_IF_ERROR(Apply(*p));
+  result.tree_size = static_cast<int64_t>(audit_.range.size());
+  result.root = audit_.range.Root();
+  return result;
+}
+
+Result<bool> SqliteMetadataStore::Impl::Exists(const std::string& sql,
+                                               const std::vector<SqlValue>& params) {
+  SOV_ASSIGN_OR_RETURN(Statement st, writer_->Prepare(sql));
+  st.BindAll(params);
+  return st.Step();
+}
+
+Status SqliteMetadataStore::Impl::CheckVersionFree(const std::string& name,
+                                                   const std::string& version) {
+  SOV_ASSIGN_OR_RETURN(bool artifact,
+                       Exists("SELECT 1 FROM artifacts WHERE name = ? AND version = ?",
+                              {name, version}));
+  SOV_ASSIGN_OR_RETURN(
+      bool upload,
+      Exists("SELECT 1 FROM uploads WHERE name = ? AND version = ? AND state = 'open'",
+             {name, version}));
+  if (artifact || upload) return AlreadyExists("version taken");
+  return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::InsertDataKey(const std::string& artifact_id,
+                                                const std::string& wrapped_key) {
+  if (wrapped_key.empty()) {
+    return InvalidArgument("artifact " + artifact_id + " has an empty wrapped data key");
+  }
+  SOV_ASSIGN_OR_RETURN(Statement st,
+                       writer_->Prepare("INSERT INTO data_keys (artifact_id, wrapped) VALUES (?, ?)"));
+  st.Bind(1, artifact_id).BindBlob(2, wrapped_key);
+  return st.Run();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::CreateUpload& m) {
+  const UploadRecord& u = m.upload;
+  if (u.id.empty()) return InvalidArgument("an upload needs an id");
+  SOV_ASSIGN_OR_RETURN(bool id_taken, Exists("SELECT 1 FROM uploads WHERE id = ?", {u.id}));
+  if (id_taken) return AlreadyExists("upload id " + u.id + " exists already");
+  SOV_RETURN_IF_ERROR(CheckVersionFree(u.spec.name, u.spec.version));
+  SOV_ASSIGN_OR_RETURN(std::string spec, DumpJson(SpecToJson(u.spec), "upload spec"));
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      writer_->Prepare(std::string("INSERT INTO uploads (name, version, owner_tenant, ") +
+                       kUploadColumns +
+                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, u.spec.name).Bind(2, u.spec.version).Bind(3, u.spec.owner_tenant);
+  st.Bind(4, u.id).Bind(5, spec);
+  if (u.declared_size.has_value()) {
+    st.Bind(6, *u.declared_size);
+  } else {
+    st.BindNull(6);
+  }
+  st.Bind(7, u.expected_digest).Bind(8, u.committed_offset).Bind(9, UploadStateName(u.state));
+  // Only an open upload holds its data key (see UpdateUpload).
+  st.BindBlob(10, u.state == UploadState::kOpen ? std::string_view(u.wrapped_key) : "");
+  st.BindBlob(11, u.blob_header).Bind(12, u.artifact_id).Bind(13, u.abort_reason);
+  st.Bind(14, ToNanos(u.create_time)).Bind(15, ToNanos(u.update_time));
+  st.Bind(16, ToNanos(u.expire_time)).Bind(17, u.decision_rule).Bind(18, u.decision_policy);
+  st.Bind(19, u.revision);
+  return st.Run();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::UpdateUpload& m) {
+  const UploadRecord& u = m.upload;
+  int64_t stored_revision;
+  std::string stored_state;
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         writer_->Prepare("SELECT revision, state FROM uploads WHERE id = ?"));
+    st.Bind(1, u.id);
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return NotFound("upload " + u.id + " not found");
+    stored_revision = st.Int64(0);
+    stored_state = st.Text(1);
+  }
+  if (stored_revision != u.revision) {
+    return Aborted("upload " + u.id + " was changed concurrently (stored revision " +
+                   std::to_string(stored_revision) + ", expected " + std::to_string(u.revision) +
+                   "); read it again and retry");
+  }
+  if (stored_state != UploadStateName(UploadState::kOpen)) {
+    return FailedPrecondition("upload " + u.id + " is " + stored_state +
+                              "; only an open upload can change");
+  }
+  if (u.state == UploadState::kCommitted) {
+    return InvalidArgument("upload " + u.id + " can become committed only through CommitUpload");
+  }
+  // Leaving OPEN destroys the upload's copy of the data key: its staged bytes become unreadable.
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      writer_->Prepare("UPDATE uploads SET committed_offset = ?, state = ?, abort_reason = ?, "
+                       "expire_time = ?, update_time = ?, revision = revision + 1, "
+                       "wrapped_key = CASE WHEN ?2 = 'open' THEN wrapped_key ELSE X'' END "
+                       "WHERE id = ?"));
+  st.Bind(1, u.committed_offset).Bind(2, UploadStateName(u.state)).Bind(3, u.abort_reason);
+  st.Bind(4, ToNanos(u.expire_time)).Bind(5, ToNanos(u.update_time)).Bind(6, u.id);
+  return st.Run();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::CommitUpload& m) {
+  const ArtifactRecord& a = m.artifact;
+  {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st, writer_->Prepare("SELECT state, name, version FROM uploads WHERE id = ?"));
+    st.Bind(1, m.upload_id);
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return NotFound("upload " + m.upload_id + " not found");
+    if (st.Text(0) != UploadStateName(UploadState::kOpen)) {
+      return FailedPrecondition("upload " + m.upload_id + " is " + st.Text(0) + ", not open");
+    }
+    if (st.Text(1) != a.spec.name || st.Text(2) != a.spec.version) {
+      return InvalidArgument("upload " + m.upload_id + " is for " + st.Text(1) + "@" +
+                             st.Text(2) + ", not " + a.spec.name + "@" + a.spec.version);
+    }
+  }
+  SOV_ASSIGN_OR_RETURN(bool taken,
+                       Exists("SELECT 1 FROM artifacts WHERE name = ? AND version = ?",
+                              {a.spec.name, a.spec.version}));
+  if (taken) return AlreadyExists("version taken");
+  SOV_ASSIGN_OR_RETURN(bool id_taken, Exists("SELECT 1 FROM artifacts WHERE id = ?", {a.id}));
+  if (id_taken) return AlreadyExists("artifact id " + a.id + " exists already");
+  {
+    // The artifact's data key moves to data_keys; the upload keeps no copy.
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        writer_->Prepare("UPDATE uploads SET state = 'committed', artifact_id = ?, "
+                         "wrapped_key = X'', update_time = ?, revision = revision + 1 "
+                         "WHERE id = ?"));
+    st.Bind(1, a.id).Bind(2, ToNanos(a.update_time)).Bind(3, m.upload_id);
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  SOV_RETURN_IF_ERROR(InsertArtifactRow(*writer_, a).status());
+  return InsertDataKey(a.id, m.wrapped_key);
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::InsertArtifact& m) {
+  const ArtifactRecord& a = m.artifact;
+  SOV_RETURN_IF_ERROR(CheckVersionFree(a.spec.name, a.spec.version));
+  SOV_ASSIGN_OR_RETURN(bool id_taken, Exists("SELECT 1 FROM artifacts WHERE id = ?", {a.id}));
+  if (id_taken) return AlreadyExists("artifact id " + a.id + " exists already");
+  SOV_RETURN_IF_ERROR(InsertArtifactRow(*writer_, a).status());
+  return InsertDataKey(a.id, m.wrapped_key);
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::UpdateArtifact& m) {
+  const ArtifactRecord& a = m.artifact;
+  int64_t seq;
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         writer_->Prepare("SELECT seq, revision FROM artifacts WHERE id = ?"));
+    st.Bind(1, a.id);
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return NotFound("artifact " + a.id + " not found");
+    seq = st.Int64(0);
+    if (st.Int64(1) != a.revision) {
+      return Aborted("artifact " + a.spec.name + "@" + a.spec.version +
+                     " was changed concurrently (stored revision " +
+                     std::to_string(st.Int64(1)) + ", expected " + std::to_string(a.revision) +
+                     "); read it again and retry");
+    }
+  }
+  {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        writer_->Prepare("UPDATE artifacts SET stage = ?, manifest = ?, release_requested = ?, "
+                         "update_time = ?, revision = revision + 1 WHERE seq = ?"));
+    st.Bind(1, StageName(a.stage)).Bind(2, a.manifest);
+    st.Bind(3, int64_t{a.release_requested ? 1 : 0}).Bind(4, ToNanos(a.update_time)).Bind(5, seq);
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  for (const char* sql : {"DELETE FROM artifact_signatures WHERE artifact_seq = ?",
+                          "DELETE FROM stage_history WHERE artifact_seq = ?"}) {
+    SOV_ASSIGN_OR_RETURN(Statement st, writer_->Prepare(sql));
+    st.Bind(1, seq);
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  SOV_RETURN_IF_ERROR(InsertSignatures(*writer_, seq, a.signatures));
+  return InsertHistory(*writer_, seq, a.history);
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::DeleteDataKey& m) {
+  SOV_ASSIGN_OR_RETURN(Statement st,
+                       writer_->Prepare("DELETE FROM data_keys WHERE artifact_id = ?"));
+  st.Bind(1, m.artifact_id);
+  SOV_RETURN_IF_ERROR(st.Run());
+  if (writer_->Changes() > 0) shredded_ = true;
+  return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::AppendAudit& m, CommitResult& result) {
+  const AuditEvent& e = m.event;
+  const auto index = static_cast<int64_t>(audit_.range.size());
+  // Never before the previous entry, so that time order and index order agree even when the
+  // wall clock steps back.
+  int64_t time_us = std::max(FloorMicros(std::chrono::system_clock::now()), audit_.last_time_us);
+  std::string leaf_data = EncodeLeafData(e, index, FromMicros(time_us), audit_.last_leaf);
+  merkle::Hash leaf_hash = merkle::LeafHash(leaf_data);
+
+  std::string tenant_id;
+  if (e.principal.is_object()) {
+    auto it = e.principal.find("tenantId");
+    if (it != e.principal.end() && it->is_string()) tenant_id = it->get<std::string>();
+  }
+  {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st,
+        writer_->Prepare("INSERT INTO audit_entries (idx, append_time, type, tenant_id, action, "
+                         "artifact_name, artifact_version, effect, rule_id, request_id, "
+                         "policy_digest, leaf_data, leaf_hash) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, index).Bind(2, time_us).Bind(3, e.type).BindValue(4, NullIfEmpty(tenant_id));
+    st.BindValue(5, NullIfEmpty(e.action)).BindValue(6, NullIfEmpty(e.artifact_name));
+    st.BindValue(7, NullIfEmpty(e.artifact_version));
+    // The leaf holds rule and policy digest only with an effect (a decision); the columns
+    // index exactly what the leaf says.
+    bool decision = !e.effect.empty();
+    st.BindValue(8, NullIfEmpty(e.effect));
+    st.BindValue(9, decision ? NullIfEmpty(e.rule_id) : SqlValue(nullptr));
+    st.BindValue(10, NullIfEmpty(e.request_id));
+    st.BindValue(11, decision ? NullIfEmpty(e.policy_digest) : SqlValue(nullptr));
+    st.BindBlob(12, leaf_data).BindBlob(13, HashBytes(leaf_hash));
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  std::vector<merkle::Node> nodes;
+  audit_.range.Append(leaf_hash, [&nodes](const merkle::Node& node) {
+    if (node.level > 0) nodes.push_back(node);
+  });
+  for (const merkle::Node& node : nodes) {
+    SOV_ASSIGN_OR_RETURN(
+        Statement st, writer_->Prepare("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)"));
+    st.Bind(1, int64_t{node.level}).Bind(2, static_cast<int64_t>(node.index));
+    st.BindBlob(3, HashBytes(node.hash));
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  audit_.last_leaf = leaf_hash;
+  audit_.last_time_us = time_us;
+  result.audit_indexes.push_back(index);
+  return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::PutCheckpoint& m) {
+  const CheckpointRecord& cp = m.checkpoint;
+  const auto size = static_cast<int64_t>(audit_.range.size());
+  if (cp.tree_size < 1 || cp.tree_size > size) {
+    return InvalidArgument("checkpoint tree size " + std::to_string(cp.tree_size) +
+                           " is outside the audit log's 1.." + std::to_string(size));
+  }
+  SOV_ASSIGN_OR_RETURN(bool exists,
+                       Exists("SELECT 1 FROM checkpoints WHERE tree_size = ?", {cp.tree_size}));
+  if (exists) return OkStatus();
+  merkle::Hash root;
+  if (cp.tree_size == size) {
+    root = audit_.range.Root();
+  } else {
+    SOV_ASSIGN_OR_RETURN(root, merkle::SubtreeHash(0, static_cast<uint64_t>(cp.tree_size),
+                                                   NodeSourceOf(*writer_)));
+  }
+  if (root != cp.root) {
+    return InvalidArgument("checkpoint root does not match the audit log at tree size " +
+                           std::to_string(cp.tree_size));
+  }
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      writer_->Prepare("INSERT INTO checkpoints (tree_size, root, time, envelope) "
+                       "VALUES (?, ?, ?, ?)"));
+  st.Bind(1, cp.tree_size).BindBlob(2, HashBytes(cp.root)).Bind(3, ToNanos(cp.time));
+  st.Bind(4, cp.envelope);
+  return st.Run();
+}
+
+// -----------------------------------------------------------------------------------------------
+// SqliteMetadataStore
+
+SqliteMetadataStore::SqliteMetadataStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteMetadataStore::~SqliteMetadataStore() = default;
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(const std::string& path) {
+  return Open(path, Options());
+}
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(const std::string& path,
+                                                                       Options options) {
+  auto impl = std::make_unique<Impl>(options);
+  SOV_RETURN_IF_ERROR(impl->Init(path));
+  return std::unique_ptr<SqliteMetadataStore>(new SqliteMetadataStore(std::move(impl)));
+}
+
+int SqliteMetadataStore::SchemaVersion() {
+  return static_cast<int>(internal::SqliteMigrations().size());
+}
+
+SqliteMetadataStore::GroupCommitStats SqliteMetadataStore::group_commit_stats() const {
+  return impl_->stats();
+}
+
+Result<CommitResult> SqliteMetadataStore::Commit(WriteBatch batch) {
+  return impl_->Commit(std::move(batch));
+}
+
+Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifact(
+    const std::string& name, const std::string& version) {
+  return First(impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
+    return QueryArtifacts(c,
+                          std::string("SELECT ") + kArtifactColumns +
+                              " FROM artifacts a WHERE a.name = ? AND a.version = ?",
+                          {name, version});
+  }));
+}
+
+Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifactById(const std::string& id) {
+  return First(impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
+    return QueryArtifacts(
+        c, std::string("SELECT ") + kArtifactColumns + " FROM artifacts a WHERE a.id = ?", {id});
+  }));
+}
+
+Result<std::vector<ArtifactRecord>> SqliteMetadataStore::ListVersions(const std::string& name) {
+  SOV_ASSIGN_OR_RETURN(
+      std::vector<StoredArtifact> rows,
+      impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
+        return QueryArtifacts(c,
+                              std::string("SELECT ") + kArtifactColumns +
+                                  " FROM artifacts a WHERE a.name = ? ORDER BY a.seq",
+                              {name});
+      }));
+  return Records(std::move(rows));
+}
+
+Result<std::vector<ArtifactRecord>> SqliteMetadataStore::ListArtifacts(
+    const ArtifactFilter& filter) {
+  std::string where = " WHERE 1";
+  std::vector<SqlValue> params;
+  if (filter.kind.has_value()) {
+    where += " AND a.kind = ?";
+    params.emplace_back(std::string(KindName(*filter.kind)));
+  }
+  if (!filter.name.empty()) {
+    where += " AND a.name = ?";
+    params.emplace_back(filter.name);
+  }
+  if (!filter.name_prefix.empty()) {
+    // A range, not LIKE: exact bytes, no wildcards, and the name index serves it.
+    where += " AND a.name >= ?";
+    params.emplace_back(filter.name_prefix);
+    if (std::optional<std::string> upper = PrefixUpperBound(filter.name_prefix)) {
+      where += " AND a.name < ?";
+      params.emplace_back(std::move(*upper));
+    }
+  }
+  if (filter.stage.has_value()) {
+    where += " AND a.stage = ?";
+    params.emplace_back(std::string(StageName(*filter.stage)));
+  } else if (!filter.include_erased) {
+    where += " AND a.stage <> 'erased'";
+  }
+  for (const auto& [key, value] : filter.labels) {
+    // Driven by the (key, value) index: label filters are usually selective.
+    where += " AND a.seq IN (SELECT artifact_seq FROM artifact_labels WHERE key = ? AND "
+             "value = ?)";
+    params.emplace_back(key);
+    params.emplace_back(value);
+  }
+  if (!filter.owner_tenant.empty()) {
+    where += " AND a.owner_tenant = ?";
+    params.emplace_back(filter.owner_tenant);
+  }
+  if (!filter.after_name.empty()) {
+    where += " AND a.name > ?";
+    params.emplace_back(filter.after_name);
+  }
+  const std::string select = std::string("SELECT ") + kArtifactColumns + " FROM artifacts a";
+
+  SOV_ASSIGN_OR_RETURN(
+      std::vector<StoredArtifact> rows,
+      impl_->Read<std::vector<StoredArtifact>>([&](Connection& c)
+                                                   -> Result<std::vector<StoredArtifact>> {
+        std::vector<SqlValue> page_params = params;
+        std::string sql = select + where + " ORDER BY a.name, a.seq";
+        if (filter.limit > 0) {
+          sql += " LIMIT ?";
+          page_params.emplace_back(filter.limit);
+        }
+        SOV_ASSIGN_OR_RETURN(std::vector<StoredArtifact> page, QueryArtifacts(c, sql, page_params));
+        if (filter.limit <= 0 || static_cast<int64_t>(page.size()) < filter.limit) return page;
+        // The page ended inside a name, maybe: add that name's remaining matching versions, in
+        // the same snapshot, so that the caller sees every version of each name it gets.
+        std::vector<SqlValue> rest_params = params;
+        rest_params.emplace_back(page.back().record.spec.name);
+        rest_params.emplace_back(page.back().seq);
+        SOV_ASSIGN_OR_RETURN(
+            std::vector<StoredArtifact> rest,
+            QueryArtifacts(c, select + where + " AND a.name = ? AND a.seq > ? ORDER BY a.seq",
+                           rest_params));
+        for (StoredArtifact& a : rest) page.push_back(std::move(a));
+        return page;
+      }));
+  return Records(std::move(rows));
+}
+
+Result<std::vector<ArtifactRecord>> SqliteMetadataStore::ListDependents(
+    const std::string& name, const std::string& version) {
+  SOV_ASSIGN_OR_RETURN(
+      std::vector<StoredArtifact> rows,
+      impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
+        return QueryArtifacts(c,
+                              std::string("SELECT ") + kArtifactColumns +
+                                  " FROM artifacts a WHERE a.seq IN (SELECT artifact_seq FROM "
+                                  "artifact_lineage WHERE name = ? AND version = ?) "
+                                  "ORDER BY a.seq",
+                              {name, version});
+      }));
+  return Records(std::move(rows));
+}
+
+Result<std::string> SqliteMetadataStore::WrappedDataKey(const std::string& artifact_id) {
+  return impl_->Read<std::string>([&](Connection& c) -> Result<std::string> {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare("SELECT wrapped FROM data_keys WHERE artifact_id = ?"));
+    st.Bind(1, artifact_id);
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      return NotFound("no data key for artifact " + artifact_id + " (erased, or no such artifact)");
+    }
+    return st.Blob(0);
+  });
+}
+
+Result<std::optional<UploadRecord>> SqliteMetadataStore::FindUpload(const std::string& upload_id) {
+  SOV_ASSIGN_OR_RETURN(std::vector<UploadRecord> rows,
+                       impl_->Read<std::vector<UploadRecord>>([&](Connection& c) {
+                         return QueryUploads(c,
+                                             std::string("SELECT ") + kUploadColumns +
+                                                 " FROM uploads WHERE id = ?",
+                                             {upload_id});
+                       }));
+  if (rows.empty()) return std::optional<UploadRecord>();
+  return std::optional<UploadRecord>(std::move(rows.front()));
+}
+
+Result<std::optional<UploadRecord>> SqliteMetadataStore::FindOpenUpload(
+    const std::string& name, const std::string& version) {
+  SOV_ASSIGN_OR_RETURN(
+      std::vector<UploadRecord> rows,
+      impl_->Read<std::vector<UploadRecord>>([&](Connection& c) {
+        return QueryUploads(c,
+                            std::string("SELECT ") + kUploadColumns +
+                                " FROM uploads WHERE name = ? AND version = ? AND state = 'open'",
+                            {name, version});
+      }));
+  if (rows.empty()) return std::optional<UploadRecord>();
+  return std::optional<UploadRecord>(std::move(rows.front()));
+}
+
+Result<std::vector<UploadRecord>> SqliteMetadataStore::ListOpenUploads() {
+  return impl_->Read<std::vector<UploadRecord>>([&](Connection& c) {
+    return QueryUploads(c,
+                        std::string("SELECT ") + kUploadColumns +
+                            " FROM uploads WHERE state = 'open' ORDER BY create_time, id",
+                        {});
+  });
+}
+
+Result<TenantUsage> SqliteMetadataStore::Usage(const std::string& tenant_id) {
+  return impl_->Read<TenantUsage>([&](Connection& c) -> Result<TenantUsage> {
+    TenantUsage usage;
+    {
+      SOV_ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("SELECT COALESCE(SUM(size_bytes), 0), COUNT(*) FROM artifacts "
+                    "WHERE owner_tenant = ? AND stage <> 'erased'"));
+      st.Bind(1, tenant_id);
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) {
+        usage.used_bytes = st.Int64(0);
+        usage.artifact_count = st.Int64(1);
+      }
+    }
+    {
+      SOV_ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("SELECT COALESCE(SUM(COALESCE(declared_size, committed_offset)), 0) "
+                    "FROM uploads WHERE owner_tenant = ? AND state = 'open'"));
+      st.Bind(1, tenant_id);
+      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) usage.reserved_bytes = st.Int64(0);
+    }
+    return usage;
+  });
+}
+
+Result<int64_t> SqliteMetadataStore::AuditSize() {
+  return impl_->Read<int64_t>([](Connection& c) {
+    return c.QueryInt("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries");
+  });
+}
+
+Result<std::vector<AuditRecord>> SqliteMetadataStore::ReadAudit(int64_t begin, int64_t end) {
+  if (begin < 0 || end < begin) {
+    return InvalidArgument("bad audit range [" + std::to_string(begin) + ", " +
+                           std::to_string(end) + ")");
+  }
+  return impl_->Read<std::vector<AuditRecord>>([&](Connection& c) {
+    return QueryAuditRows(c,
+                          "SELECT idx, append_time, leaf_data, leaf_hash FROM audit_entries "
+                          "WHERE idx >= ? AND idx < ? ORDER BY idx",
+                          {begin, end});
+  });
+}
+
+Result<std::vector<AuditRecord>> SqliteMetadataStore::QueryAudit(const AuditFilter& filter) {
+  std::string sql = "SELECT idx, append_time, leaf_data, leaf_hash FROM audit_entries WHERE 1";
+  std::vector<SqlValue> params;
+  auto add = [&](std::string_view clause, SqlValue value) {
+    sql += " AND ";
+    sql += clause;
+    params.push_back(std::move(value));
+  };
+  auto add_in = [&](std::string_view column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    sql += " AND " + std::string(column) + " IN (" + Placeholders(values.size()) + ")";
+    for (const std::string& v : values) params.emplace_back(v);
+  };
+  if (filter.start_index > 0) add("idx >= ?", filter.start_index);
+  if (filter.end_index > 0) add("idx < ?", filter.end_index);
+  // Append times never decrease with the index, so a time bound is an index bound: found once
+  // through the time index, it lets every other filter use its (column, idx) index.
+  constexpr std::string_view kFirstAtOrAfter =
+      "COALESCE((SELECT idx FROM audit_entries WHERE append_time >= ? ORDER BY append_time "
+      "LIMIT 1), 9223372036854775807)";
+  if (filter.since.has_value()) {
+    add("idx >= " + std::string(kFirstAtOrAfter), CeilMicros(*filter.since));
+  }
+  if (filter.until.has_value()) {
+    add("idx < " + std::string(kFirstAtOrAfter), CeilMicros(*filter.until));
+  }
+  add_in("type", filter.types);
+  if (!filter.tenant_id.empty()) add("tenant_id = ?", filter.tenant_id);
+  add_in("action", filter.actions);
+  if (!filter.effect.empty()) add("effect = ?", filter.effect);
+  if (!filter.artifact_name.empty()) add("artifact_name = ?", filter.artifact_name);
+  if (!filter.artifact_version.empty()) add("artifact_version = ?", filter.artifact_version);
+  if (!filter.rule_id.empty()) add("rule_id = ?", filter.rule_id);
+  if (!filter.request_id.empty()) add("request_id = ?", filter.request_id);
+  if (!filter.policy_digest.empty()) add("policy_digest = ?", filter.policy_digest);
+  sql += filter.descending ? " ORDER BY idx DESC" : " ORDER BY idx";
+  if (filter.limit > 0) {
+    sql += " LIMIT ?";
+    params.emplace_back(filter.limit);
+  }
+  return impl_->Read<std::vector<AuditRecord>>(
+      [&](Connection& c) { return QueryAuditRows(c, sql, params); });
+}
+
+Result<LeafHash> SqliteMetadataStore::AuditNode(int level, int64_t index) {
+  return impl_->Read<LeafHash>([&](Connection& c) { return ReadNode(c, level, index); });
+}
+
+Result<std::optional<CheckpointRecord>> SqliteMetadataStore::FindCheckpoint(int64_t tree_size) {
+  if (tree_size < 0) {
+    return InvalidArgument("bad checkpoint tree size " + std::to_string(tree_size));
+  }
+  SOV_ASSIGN_OR_RETURN(
+      std::vector<CheckpointRecord> rows,
+      impl_->Read<std::vector<CheckpointRecord>>(
+          [&](Connection& c) -> Result<std::vector<CheckpointRecord>> {
+            std::string sql = "SELECT tree_size, root, time, envelope FROM checkpoints ";
+            sql += tree_size == 0 ? "ORDER BY tree_size DESC LIMIT 1" : "WHERE tree_size = ?";
+            SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+            if (tree_size != 0) st.Bind(1, tree_size);
+            std::vector<CheckpointRecord> out;
+            SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+            if (row) {
+              CheckpointRecord cp;
+              cp.tree_size = st.Int64(0);
+              SOV_ASSIGN_OR_RETURN(cp.root, HashFromBlob(st.Blob(1), "checkpoint root"));
+              cp.time = FromNanos(st.Int64(2));
+              cp.envelope = st.Text(3);
+              out.push_back(std::move(cp));
+            }
+            return out;
+          }));
+  if (rows.empty()) return std::optional<CheckpointRecord>();
+  return std::optional<CheckpointRecord>(std::move(rows.front()));
+}
+
+Result<std::vector<CheckpointRecord>> SqliteMetadataStore::ListCheckpoints(int64_t begin,
+                                                                           int64_t end) {
+  return impl_->Read<std::vector<CheckpointRecord>>(
+      [&](Connection& c) -> Result<std::vector<CheckpointRecord>> {
+        SOV_ASSIGN_OR_RETURN(
+            Statement st,
+            c.Prepare("SELECT tree_size, root, time, envelope FROM checkpoints "
+                      "WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size"));
+        st.Bind(1, begin).Bind(2, end);
+        std::vector<CheckpointRecord> out;
+        while (true) {
+          SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) break;
+          CheckpointRecord cp;
+          cp.tree_size = st.Int64(0);
+          SOV_ASSIGN_OR_RETURN(cp.root, HashFromBlob(st.Blob(1), "checkpoint root"));
+          cp.time = FromNanos(st.Int64(2));
+          cp.envelope = st.Text(3);
+          out.push_back(std::move(cp));
+        }
+        return out;
+      });
+}
+
+}  // namespace sov::registry

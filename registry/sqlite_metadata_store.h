@@ -1,0 +1,82 @@
+// SqliteMetadataStore: the MetadataStore of one gateway, in one SQLite file (WAL mode,
+// synchronous=FULL, foreign keys on, secure_delete on so that a destroyed data key's bytes are
+// overwritten). The schema is versioned (PRAGMA user_version): Open applies the migrations the
+// file lacks, each in its own transaction, and refuses a file written by a newer build.
+//
+// One writer thread owns the only write connection and does group commit: it takes every batch
+// queued by concurrent Commit calls, applies each inside its own SAVEPOINT in one BEGIN
+// IMMEDIATE transaction (a failing batch is rolled back alone, its audit appends included), and
+// makes them all durable with one COMMIT (one fsync). Reads use a small pool of read-only
+// connections that run beside the writer (WAL) and each see one consistent snapshot.
+//
+// Audit append times come from the system clock at microsecond precision and never go below the
+// previous entry's, so that index order and time order agree. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "registry/metadata_store.h"
+
+namespace sov::registry {
+
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  struct Options {
+    int read_connections = 4;    // readers beyond this many wait for a free connection
+    int busy_timeout_ms = 5000;  // for another process holding the file (sqlite3 CLI, backup)
+  };
+
+  // Opens (creating it 0600 when absent) and migrates the database at `path`, loads the audit
+  // tree's right edge and starts the writer. FAILED_PRECONDITION when the file's schema is newer
+  // than SchemaVersion(); DATA_LOSS when it is not a database or its audit tree is inconsistent;
+  // the failing SQLite call otherwise.
+  static Result<std::unique_ptr<SqliteMetadataStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqliteMetadataStore>> Open(const std::string& path,
+                                                           Options options);
+
+  // The schema version this build creates and understands.
+  static int SchemaVersion();
+
+  // Group commit counters since Open: transactions (one fsync each) and batches committed
+  // through them (failed ones included).
+  struct GroupCommitStats {
+    int64_t groups = 0;
+    int64_t batches = 0;
+  };
+  GroupCommitStats group_commit_stats() const;
+
+  // Finishes the queued batches, then stops the writer. No Commit may start meanwhile.
+  ~SqliteMetadataStore() override;
+
+  Result<CommitResult> Commit(WriteBatch batch) override;
+  Result<std::optional<ArtifactRecord>> FindArtifact(const std::string& name,
+                                                     const std::string& version) override;
+  Result<std::optional<ArtifactRecord>> FindArtifactById(const std::string& id) override;
+  Result<std::vector<ArtifactRecord>> ListVersions(const std::string& name) override;
+  Result<std::vector<ArtifactRecord>> ListArtifacts(const ArtifactFilter& filter) override;
+  Result<std::vector<ArtifactRecord>> ListDependents(const std::string& name,
+                                                     const std::string& version) override;
+  Result<std::string> WrappedDataKey(const std::string& artifact_id) override;
+  Result<std::optional<UploadRecord>> FindUpload(const std::string& upload_id) override;
+  Result<std::optional<UploadRecord>> FindOpenUpload(const std::string& name,
+                                                     const std::string& version) override;
+  Result<std::vector<UploadRecord>> ListOpenUploads() override;
+  Result<TenantUsage> Usage(const std::string& tenant_id) override;
+  Result<int64_t> AuditSize() override;
+  Result<std::vector<AuditRecord>> ReadAudit(int64_t begin, int64_t end) override;
+  Result<std::vector<AuditRecord>> QueryAudit(const AuditFilter& filter) override;
+  Result<LeafHash> AuditNode(int level, int64_t index) override;
+  Result<std::optional<CheckpointRecord>> FindCheckpoint(int64_t tree_size) override;
+  Result<std::vector<CheckpointRecord>> ListCheckpoints(int64_t begin, int64_t end) override;
+
+
+ private:
+  class Impl;
+  explicit SqliteMetadataStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sov::registry

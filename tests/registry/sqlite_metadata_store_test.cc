@@ -1,0 +1,989 @@
+// Shows that SqliteMetadataStore keeps every record field, enforces each mutation's rules
+// (version taken, revisions, open uploads), filters and pages artifacts, and keeps a gapless,
+// chained audit log whose stored subtree hashes and roots match the RFC 6962 tree, also under
+// concurrent group commit, across a failed batch merged with good ones, and across reopening.
+#include "registry/sqlite_metadata_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "common/hex.h"
+#include "crypto/merkle.h"
+#include "registry/audit_entry.h"
+#include "tests/testing/temp_dir.h"
+
+namespace sov::registry {
+namespace {
+
+namespace merkle = crypto::merkle;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+SystemTime T(int64_t secs, int64_t nanos = 0) {
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(seconds(secs) +
+                                                                     nanoseconds(nanos)));
+}
+
+ArtifactSpec Spec(const std::string& name, const std::string& version, Kind kind = Kind::kDataset) {
+  ArtifactSpec s;
+  s.kind = kind;
+  s.name = name;
+  s.version = version;
+  s.owner_tenant = name.substr(0, name.find('/'));
+  s.media_type = "application/octet-stream";
+  s.classification = "internal";
+  s.effective_classification = "internal";
+  s.retention_action = "none";
+  s.storage_location = "eu-de-1";
+  s.storage_jurisdiction = "DE";
+  s.created_by = s.owner_tenant;
+  return s;
+}
+
+ArtifactRecord Artifact(const std::string& id, const std::string& name, const std::string& version,
+                        Kind kind = Kind::kDataset, int64_t size = 100) {
+  ArtifactRecord a;
+  a.id = id;
+  a.spec = Spec(name, version, kind);
+  a.digest = "sha256:" + std::string(64, 'a');
+  a.size_bytes = size;
+  a.create_time = T(1700000000, 123456789);
+  a.update_time = a.create_time;
+  return a;
+}
+
+UploadRecord Upload(const std::string& id, const std::string& name, const std::string& version) {
+  UploadRecord u;
+  u.id = id;
+  u.spec = Spec(name, version);
+  u.wrapped_key = std::string("\x00\x01key-for-", 10) + id;
+  u.blob_header = std::string("\x00hdr", 4);
+  u.artifact_id = "art-" + id;
+  u.create_time = T(1700000100, 5);
+  u.update_time = T(1700000100, 5);
+  u.expire_time = T(1700086500, 7);
+  u.decision_rule = "push-ok";
+  u.decision_policy = "sha256:" + std::string(64, 'b');
+  return u;
+}
+
+AuditEvent Event(const std::string& type, const std::string& tenant = "acme",
+                 const std::string& action = "artifact.push") {
+  AuditEvent e;
+  e.type = type;
+  e.request_id = "req-" + type;
+  e.principal = {{"tenantId", tenant}, {"authMethod", "token"}, {"credential", "t1"}};
+  e.action = action;
+  return e;
+}
+
+void ExpectSameArtifact(const ArtifactRecord& got, const ArtifactRecord& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.spec, want.spec);
+  EXPECT_EQ(got.digest, want.digest);
+  EXPECT_EQ(got.size_bytes, want.size_bytes);
+  EXPECT_EQ(got.stage, want.stage);
+  EXPECT_EQ(got.history, want.history);
+  EXPECT_EQ(got.signatures, want.signatures);
+  EXPECT_EQ(got.manifest, want.manifest);
+  EXPECT_EQ(got.release_requested, want.release_requested);
+  EXPECT_EQ(got.create_time, want.create_time);
+  EXPECT_EQ(got.update_time, want.update_time);
+  EXPECT_EQ(got.revision, want.revision);
+}
+
+std::vector<std::string> Ids(const std::vector<ArtifactRecord>& records) {
+  std::vector<std::string> ids;
+  for (const ArtifactRecord& r : records) ids.push_back(r.id);
+  return ids;
+}
+
+class SqliteMetadataStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto store = SqliteMetadataStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  CommitResult MustCommit(WriteBatch batch) {
+    auto result = store_->Commit(std::move(batch));
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? *result : CommitResult{};
+  }
+
+  Status CommitStatus(WriteBatch batch) { return store_->Commit(std::move(batch)).status(); }
+
+  void Insert(const ArtifactRecord& a, const std::string& key = "wrapped") {
+    MustCommit(WriteBatch().Add(mutation::InsertArtifact{a, key}));
+  }
+
+  ArtifactRecord MustFind(const std::string& name, const std::string& version) {
+    auto found = store_->FindArtifact(name, version);
+    EXPECT_TRUE(found.ok() && found->has_value()) << name << "@" << version;
+    return found.ok() && found->has_value() ? **found : ArtifactRecord{};
+  }
+
+  // Every leaf hash, read back, with its leaf data checked against it.
+  std::vector<merkle::Hash> LeafHashes() {
+    auto size = store_->AuditSize();
+    EXPECT_TRUE(size.ok());
+    auto records = store_->ReadAudit(0, *size);
+    EXPECT_TRUE(records.ok());
+    std::vector<merkle::Hash> hashes;
+    for (const AuditRecord& r : *records) {
+      EXPECT_EQ(merkle::LeafHash(r.leaf_data), r.leaf_hash) << r.index;
+      hashes.push_back(r.leaf_hash);
+    }
+    return hashes;
+  }
+
+  // Checks indexes 0..n-1, the previousLeafHash chain, every perfect subtree and the root.
+  void ExpectConsistentLog(const LeafHash& root) {
+    auto size = store_->AuditSize();
+    ASSERT_TRUE(size.ok());
+    auto records = store_->ReadAudit(0, *size);
+    ASSERT_TRUE(records.ok());
+    ASSERT_EQ(static_cast<int64_t>(records->size()), *size);
+    LeafHash previous{};
+    std::vector<merkle::Hash> leaves;
+    for (int64_t i = 0; i < *size; ++i) {
+      const AuditRecord& r = (*records)[static_cast<size_t>(i)];
+      ASSERT_EQ(r.index, i);
+      int64_t index = -1;
+      SystemTime time;
+      LeafHash chained{};
+      auto event = DecodeLeafData(r.leaf_data, &index, &time, &chained);
+      ASSERT_TRUE(event.ok()) << event.status().ToString();
+      EXPECT_EQ(index, i);
+      EXPECT_EQ(time, r.append_time);
+      EXPECT_EQ(chained, previous) << "chain broken at " << i;
+      EXPECT_EQ(merkle::LeafHash(r.leaf_data), r.leaf_hash);
+      if (i > 0) {
+        EXPECT_GE(r.append_time, (*records)[static_cast<size_t>(i - 1)].append_time);
+      }
+      previous = r.leaf_hash;
+      leaves.push_back(r.leaf_hash);
+    }
+    for (int level = 0; (int64_t{1} << level) <= *size; ++level) {
+      int64_t width = int64_t{1} << level;
+      for (int64_t index = 0; (index + 1) * width <= *size; ++index) {
+        auto node = store_->AuditNode(level, index);
+        ASSERT_TRUE(node.ok()) << level << "/" << index << ": " << node.status().ToString();
+        EXPECT_EQ(*node, merkle::RootFromLeaves(std::span<const merkle::Hash>(leaves).subspan(
+                             static_cast<size_t>(index * width), static_cast<size_t>(width))))
+            << "level " << level << " index " << index;
+      }
+      // The next subtree at this level is incomplete.
+      EXPECT_EQ(store_->AuditNode(level, *size / width).status().code(), StatusCode::kNotFound);
+    }
+    EXPECT_EQ(root, merkle::RootFromLeaves(leaves));
+  }
+
+  testing::TempDir dir_;
+  std::string path_ = dir_.Join("meta.db");
+  std::unique_ptr<SqliteMetadataStore> store_;
+};
+
+TEST_F(SqliteMetadataStoreTest, DatabaseFileIsPrivate) {
+  // The file is created 0600.
+  struct stat st;
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(SqliteMetadataStoreTest, ArtifactRoundTripsEveryField) {
+  // Every field of a fully populated artifact comes back equal, by name and by id.
+  ArtifactRecord a = Artifact("id-full", "acme/fraud/model", "1.2.3-rc.1", Kind::kModel, 4242);
+  ArtifactSpec& s = a.spec;
+  s.description = "a model";
+  s.classification = "personal";
+  s.effective_classification = "special-category";
+  s.purposes = {"fraud-detection", "research"};
+  s.lawful_basis = "consent";
+  s.special_category_condition = "explicit-consent";
+  s.lineage = {{"acme/data/train", "1.0.0", "sha256:" + std::string(64, 'c'), "trained-on",
+                Kind::kDataset},
+               {"acme/data/val", "2.0.0", "sha256:" + std::string(64, 'd'), "validated-on",
+                Kind::kDataset}};
+  s.labels = {{"team", "risk"}, {"app.kubernetes.io/name", "fraud ü"}};
+  s.retention_deadline = T(1800000000, 999);
+  s.retention_action = "erase";
+  s.created_by = "acme";
+  a.stage = Stage::kValidating;
+  a.history = {{Stage::kPending, Stage::kValidating, T(1700000001, 1), "acme", "", "push",
+                "r-1", "policy.yaml:3:5", 7},
+               {Stage::kValidating, Stage::kValidating, T(1700000002, 2), "", "validation",
+                "re-run", "", "", -1}};
+  a.signatures = {{"sha256:" + std::string(64, 'e'), "registry", "registry",
+                   std::string("\x00\xff sig", 6), T(1700000003, 3)},
+                  {"sha256:" + std::string(64, 'f'), "publisher", "acme", std::string(64, 's'),
+                   T(1700000004, 4)}};
+  a.manifest = "{\"payloadType\":\"x\"}";
+  a.release_requested = true;
+  a.revision = 1;
+  Insert(a, std::string("\x00wrapped\xff", 9));
+
+  ExpectSameArtifact(MustFind("acme/fraud/model", "1.2.3-rc.1"), a);
+  auto by_id = store_->FindArtifactById("id-full");
+  ASSERT_TRUE(by_id.ok() && by_id->has_value());
+  ExpectSameArtifact(**by_id, a);
+  auto key = store_->WrappedDataKey("id-full");
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(*key, std::string("\x00wrapped\xff", 9));
+
+  // Absent ones are nullopt / NOT_FOUND.
+  EXPECT_FALSE(store_->FindArtifact("acme/fraud/model", "9.9.9")->has_value());
+  EXPECT_FALSE(store_->FindArtifactById("nope")->has_value());
+  EXPECT_EQ(store_->WrappedDataKey("nope").status().code(), StatusCode::kNotFound);
+
+  // No retention deadline stays nullopt.
+  ArtifactRecord plain = Artifact("id-plain", "acme/plain", "1.0.0");
+  Insert(plain);
+  EXPECT_FALSE(MustFind("acme/plain", "1.0.0").spec.retention_deadline.has_value());
+}
+
+TEST_F(SqliteMetadataStoreTest, UploadRoundTripsEveryField) {
+  // Every field of an upload comes back equal; FindOpenUpload and ListOpenUploads see it.
+  UploadRecord u = Upload("up-1", "acme/data/set", "1.0.0");
+  u.spec.labels = {{"k", "v"}};
+  u.spec.purposes = {"p"};
+  u.spec.lineage = {{"acme/x", "0.1.0", "sha256:00", "derived-from", Kind::kReport}};
+  u.spec.retention_deadline = T(1900000000, 1);
+  u.declared_size = 1 << 20;
+  u.expected_digest = "sha256:" + std::string(64, '1');
+  u.committed_offset = 0;
+  MustCommit(WriteBatch().Add(mutation::CreateUpload{u}));
+
+  auto found = store_->FindUpload("up-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  const UploadRecord& got = **found;
+  EXPECT_EQ(got.id, u.id);
+  EXPECT_EQ(got.spec, u.spec);
+  EXPECT_EQ(got.declared_size, u.declared_size);
+  EXPECT_EQ(got.expected_digest, u.expected_digest);
+  EXPECT_EQ(got.committed_offset, u.committed_offset);
+  EXPECT_EQ(got.state, u.state);
+  EXPECT_EQ(got.wrapped_key, u.wrapped_key);
+  EXPECT_EQ(got.blob_header, u.blob_header);
+  EXPECT_EQ(got.artifact_id, u.artifact_id);
+  EXPECT_EQ(got.abort_reason, u.abort_reason);
+  EXPECT_EQ(got.create_time, u.create_time);
+  EXPECT_EQ(got.update_time, u.update_time);
+  EXPECT_EQ(got.expire_time, u.expire_time);
+  EXPECT_EQ(got.decision_rule, u.decision_rule);
+  EXPECT_EQ(got.decision_policy, u.decision_policy);
+  EXPECT_EQ(got.revision, u.revision);
+
+  auto open = store_->FindOpenUpload("acme/data/set", "1.0.0");
+  ASSERT_TRUE(open.ok() && open->has_value());
+  EXPECT_EQ((*open)->id, "up-1");
+  EXPECT_EQ(store_->ListOpenUploads()->size(), 1u);
+  EXPECT_FALSE(store_->FindUpload("nope")->has_value());
+}
+
+TEST_F(SqliteMetadataStoreTest, UploadLifecycleAndErrors) {
+  // Update with the right revision bumps it; stale revisions are ABORTED; commit moves the key;
+  // committed uploads cannot change or commit again.
+  UploadRecord u = Upload("up-2", "acme/m", "1.0.0");
+  MustCommit(WriteBatch().Add(mutation::CreateUpload{u}));
+
+  // Taken while open: by another upload, and by an artifact insert.
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::CreateUpload{Upload("up-3", "acme/m", "1.0.0")})),
+            AlreadyExists("version taken"));
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::InsertArtifact{Artifact("x", "acme/m", "1.0.0"), "k"})),
+            AlreadyExists("version taken"));
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::CreateUpload{Upload("up-2", "acme/m", "2.0.0")})).code(),
+            StatusCode::kAlreadyExists);
+
+  u.committed_offset = 1 << 20;
+  u.update_time = T(1700000200);
+  MustCommit(WriteBatch().Add(mutation::UpdateUpload{u}));
+  auto stored = store_->FindUpload("up-2");
+  EXPECT_EQ((*stored)->revision, 2);
+  EXPECT_EQ((*stored)->committed_offset, 1 << 20);
+  EXPECT_EQ((*stored)->update_time, T(1700000200));
+
+  Status stale = CommitStatus(WriteBatch().Add(mutation::UpdateUpload{u}));  // revision 1
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  UploadRecord missing = Upload("nope", "acme/m", "1.0.0");
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::UpdateUpload{missing})).code(),
+            StatusCode::kNotFound);
+  u.revision = 2;
+  u.state = UploadState::kCommitted;
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::UpdateUpload{u})).code(),
+            StatusCode::kInvalidArgument);
+  u.state = UploadState::kOpen;
+
+  // Commit: wrong name is refused; then the real one.
+  ArtifactRecord wrong = Artifact("art-up-2", "acme/other", "1.0.0");
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::CommitUpload{"up-2", wrong, "k"})).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::CommitUpload{"nope", wrong, "k"})).code(),
+            StatusCode::kNotFound);
+  ArtifactRecord a = Artifact("art-up-2", "acme/m", "1.0.0");
+  MustCommit(WriteBatch().Add(mutation::CommitUpload{"up-2", a, "data-key"}));
+  ExpectSameArtifact(MustFind("acme/m", "1.0.0"), a);
+  EXPECT_EQ(*store_->WrappedDataKey("art-up-2"), "data-key");
+  stored = store_->FindUpload("up-2");
+  EXPECT_EQ((*stored)->state, UploadState::kCommitted);
+  EXPECT_EQ((*stored)->artifact_id, "art-up-2");
+  EXPECT_EQ((*stored)->revision, 3);
+  EXPECT_TRUE((*stored)->wrapped_key.empty()) << "a committed upload keeps no key copy";
+  EXPECT_FALSE(store_->FindOpenUpload("acme/m", "1.0.0")->has_value());
+  EXPECT_TRUE(store_->ListOpenUploads()->empty());
+
+  // Not open any more.
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::CommitUpload{"up-2", a, "k"})).code(),
+            StatusCode::kFailedPrecondition);
+  u.revision = 3;
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::UpdateUpload{u})).code(),
+            StatusCode::kFailedPrecondition);
+  // The version stays taken, for uploads and inserts.
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::CreateUpload{Upload("up-4", "acme/m", "1.0.0")})),
+            AlreadyExists("version taken"));
+
+  // An upload whose version got taken by an insert cannot commit.
+  MustCommit(WriteBatch().Add(mutation::CreateUpload{Upload("up-5", "acme/m", "5.0.0")}));
+  UploadRecord aborted = *store_->FindUpload("up-5").value();
+  aborted.state = UploadState::kAborted;
+  aborted.abort_reason = "cancelled";
+  MustCommit(WriteBatch().Add(mutation::UpdateUpload{aborted}));
+  stored = store_->FindUpload("up-5");
+  EXPECT_EQ((*stored)->state, UploadState::kAborted);
+  EXPECT_EQ((*stored)->abort_reason, "cancelled");
+  EXPECT_TRUE((*stored)->wrapped_key.empty()) << "an aborted upload keeps no key";
+  // An aborted upload frees its version.
+  MustCommit(WriteBatch().Add(mutation::CreateUpload{Upload("up-6", "acme/m", "5.0.0")}));
+  Insert(Artifact("art-7", "acme/m", "7.0.0"));
+  MustCommit(WriteBatch().Add(mutation::CreateUpload{Upload("up-7", "acme/m", "7.0.1")}));
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(
+                mutation::CommitUpload{"up-7", Artifact("art-7", "acme/m", "7.0.1"), "k"})).code(),
+            StatusCode::kAlreadyExists)
+      << "artifact id taken";
+}
+
+TEST_F(SqliteMetadataStoreTest, ArtifactUpdatesAndRevisions) {
+  // UpdateArtifact replaces the mutable fields and bumps the revision; a stale one is ABORTED
+  // and changes nothing; an unknown id is NOT_FOUND.
+  ArtifactRecord a = Artifact("a1", "acme/d", "1.0.0");
+  Insert(a);
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::InsertArtifact{a, "k"})),
+            AlreadyExists("version taken"));
+
+  ArtifactRecord changed = a;
+  changed.stage = Stage::kReleased;
+  changed.history.push_back({Stage::kPending, Stage::kReleased, T(1700001000), "acme", "", "ok",
+                             "rel", "p.yaml:1:1", 3});
+  changed.signatures.push_back({"sha256:k", "publisher", "acme", "sig", T(1700001000)});
+  changed.manifest = "{}";
+  changed.release_requested = true;
+  changed.update_time = T(1700001000, 1);
+  // Immutable fields are not touched by an update.
+  changed.spec.description = "ignored";
+  MustCommit(WriteBatch().Add(mutation::UpdateArtifact{changed}));
+  ArtifactRecord stored = MustFind("acme/d", "1.0.0");
+  EXPECT_EQ(stored.revision, 2);
+  EXPECT_EQ(stored.stage, Stage::kReleased);
+  EXPECT_EQ(stored.history, changed.history);
+  EXPECT_EQ(stored.signatures, changed.signatures);
+  EXPECT_EQ(stored.manifest, "{}");
+  EXPECT_TRUE(stored.release_requested);
+  EXPECT_EQ(stored.update_time, changed.update_time);
+  EXPECT_EQ(stored.spec.description, "");
+
+  // The same revision again is stale now.
+  changed.stage = Stage::kRevoked;
+  Status stale = CommitStatus(WriteBatch().Add(mutation::UpdateArtifact{changed}));
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  EXPECT_EQ(MustFind("acme/d", "1.0.0").stage, Stage::kReleased);
+
+  // Signatures shrink too when replaced.
+  stored.signatures.clear();
+  MustCommit(WriteBatch().Add(mutation::UpdateArtifact{stored}));
+  EXPECT_TRUE(MustFind("acme/d", "1.0.0").signatures.empty());
+  EXPECT_EQ(MustFind("acme/d", "1.0.0").revision, 3);
+
+  ArtifactRecord unknown = Artifact("zz", "acme/d", "9.0.0");
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::UpdateArtifact{unknown})).code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(SqliteMetadataStoreTest, BatchIsAllOrNothing) {
+  // A batch whose last mutation fails leaves nothing of its earlier ones, audit included.
+  Insert(Artifact("a1", "acme/d", "1.0.0"));
+  auto size = store_->AuditSize();
+  WriteBatch batch;
+  batch.Add(mutation::InsertArtifact{Artifact("a2", "acme/d", "2.0.0"), "k"});
+  batch.Add(mutation::AppendAudit{Event("ARTIFACT_CREATED")});
+  batch.Add(mutation::InsertArtifact{Artifact("a3", "acme/d", "1.0.0"), "k"});  // taken
+  EXPECT_EQ(CommitStatus(std::move(batch)), AlreadyExists("version taken"));
+  EXPECT_FALSE(store_->FindArtifact("acme/d", "2.0.0")->has_value());
+  EXPECT_EQ(*store_->AuditSize(), *size);
+  EXPECT_EQ(store_->WrappedDataKey("a2").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteMetadataStoreTest, DataKeyDeletion) {
+  // Deleting a data key makes it NOT_FOUND, keeps the artifact, and is idempotent.
+  Insert(Artifact("a1", "acme/d", "1.0.0"), "secret-key");
+  MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
+  EXPECT_EQ(store_->WrappedDataKey("a1").status().code(), StatusCode::kNotFound);
+  MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
+  MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"never-existed"}));
+  EXPECT_TRUE(store_->FindArtifactById("a1")->has_value());
+  // secure_delete and the WAL checkpoint leave no copy of the key bytes in the files, while
+  // the store is open and after it closed.
+  for (int open = 1; open >= 0; --open) {
+    if (open == 0) store_.reset();
+    for (const std::string& file : {path_, path_ + "-wal"}) {
+      std::string bytes = testing::ReadTextFile(file);
+      EXPECT_EQ(bytes.find("secret-key"), std::string::npos) << file << " open=" << open;
+    }
+  }
+}
+
+TEST_F(SqliteMetadataStoreTest, ListArtifactsFiltersAndPages) {
+  // Each filter selects what it says; results are ordered by name, then push order; a page
+  // includes all versions of its last name.
+  auto add = [&](const std::string& id, const std::string& name, const std::string& version,
+                 Kind kind, Stage stage, std::map<std::string, std::string> labels) {
+    ArtifactRecord a = Artifact(id, name, version, kind);
+    a.stage = stage;
+    a.spec.labels = std::move(labels);
+    Insert(a);
+  };
+  add("1", "acme/a", "2.0.0", Kind::kDataset, Stage::kReleased, {{"team", "x"}});
+  add("2", "acme/a", "1.0.0", Kind::kDataset, Stage::kPending, {{"team", "y"}});
+  add("3", "acme/b", "1.0.0", Kind::kModel, Stage::kReleased, {{"team", "x"}, {"tier", "1"}});
+  add("4", "acme/b/c", "1.0.0", Kind::kModel, Stage::kErased, {});
+  add("5", "beta/a", "1.0.0", Kind::kReport, Stage::kReleased, {{"team", "x"}});
+  add("6", "acme/a", "3.0.0", Kind::kDataset, Stage::kRejected, {});
+  add("7", "acme/b", "2.0.0", Kind::kModel, Stage::kValidating, {});
+  add("8", "acme/c", "1.0.0", Kind::kDataset, Stage::kReleased, {});
+
+  auto list = [&](const ArtifactFilter& f) {
+    auto r = store_->ListArtifacts(f);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? Ids(*r) : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(list({}), (V{"1", "2", "6", "3", "7", "8", "5"}));  // erased left out
+  ArtifactFilter f;
+  f.include_erased = true;
+  EXPECT_EQ(list(f), (V{"1", "2", "6", "3", "7", "4", "8", "5"}));
+  f = {};
+  f.stage = Stage::kErased;
+  EXPECT_EQ(list(f), (V{"4"}));
+  f = {};
+  f.kind = Kind::kModel;
+  EXPECT_EQ(list(f), (V{"3", "7"}));
+  f = {};
+  f.name = "acme/a";
+  EXPECT_EQ(list(f), (V{"1", "2", "6"}));
+  f = {};
+  f.name_prefix = "acme/b";
+  f.include_erased = true;
+  EXPECT_EQ(list(f), (V{"3", "7", "4"}));
+  f = {};
+  f.name_prefix = "acme/b/";
+  f.include_erased = true;
+  EXPECT_EQ(list(f), (V{"4"}));
+  f = {};
+  f.stage = Stage::kReleased;
+  EXPECT_EQ(list(f), (V{"1", "3", "8", "5"}));
+  f = {};
+  f.labels = {{"team", "x"}};
+  EXPECT_EQ(list(f), (V{"1", "3", "5"}));
+  f.labels = {{"team", "x"}, {"tier", "1"}};
+  EXPECT_EQ(list(f), (V{"3"}));
+  f.labels = {{"team", "z"}};
+  EXPECT_EQ(list(f), V{});
+  f = {};
+  f.owner_tenant = "beta";
+  EXPECT_EQ(list(f), (V{"5"}));
+  f = {};
+  f.owner_tenant = "acme";
+  f.stage = Stage::kReleased;
+  f.kind = Kind::kDataset;
+  EXPECT_EQ(list(f), (V{"1", "8"}));
+
+  // Paging: limit 2 ends inside acme/a, so its third version comes too; the next page starts
+  // after that name.
+  f = {};
+  f.limit = 2;
+  EXPECT_EQ(list(f), (V{"1", "2", "6"}));
+  f.after_name = "acme/a";
+  EXPECT_EQ(list(f), (V{"3", "7"}));
+  f.after_name = "acme/b";
+  EXPECT_EQ(list(f), (V{"8", "5"}));
+  f.after_name = "beta/a";
+  EXPECT_EQ(list(f), V{});
+  // A page that ends exactly at a name boundary adds nothing.
+  f = {};
+  f.limit = 3;
+  EXPECT_EQ(list(f), (V{"1", "2", "6"}));
+  // Filters apply to the extra versions too.
+  f = {};
+  f.limit = 1;
+  f.stage = Stage::kReleased;
+  EXPECT_EQ(list(f), (V{"1"}));
+
+  // ListVersions: every version in push order, erased included.
+  auto versions = store_->ListVersions("acme/a");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(Ids(*versions), (V{"1", "2", "6"}));
+}
+
+TEST_F(SqliteMetadataStoreTest, ListDependents) {
+  // Artifacts naming name@version in their lineage come back in push order, once each.
+  Insert(Artifact("d1", "acme/data", "1.0.0"));
+  Insert(Artifact("d2", "acme/data", "2.0.0"));
+  auto model = [&](const std::string& id, const std::string& version,
+                   std::vector<LineageLink> lineage) {
+    ArtifactRecord a = Artifact(id, "acme/model", version, Kind::kModel);
+    a.spec.lineage = std::move(lineage);
+    Insert(a);
+  };
+  LineageLink d1{"acme/data", "1.0.0", "sha256:1", "trained-on", Kind::kDataset};
+  LineageLink d1_val{"acme/data", "1.0.0", "sha256:1", "validated-on", Kind::kDataset};
+  LineageLink d2{"acme/data", "2.0.0", "sha256:2", "trained-on", Kind::kDataset};
+  model("m1", "1.0.0", {d1});
+  model("m2", "2.0.0", {d2});
+  model("m3", "3.0.0", {d1, d1_val});
+  auto deps = store_->ListDependents("acme/data", "1.0.0");
+  ASSERT_TRUE(deps.ok());
+  EXPECT_EQ(Ids(*deps), (std::vector<std::string>{"m1", "m3"}));
+  EXPECT_EQ(Ids(*store_->ListDependents("acme/data", "2.0.0")), std::vector<std::string>{"m2"});
+  EXPECT_TRUE(store_->ListDependents("acme/data", "3.0.0")->empty());
+}
+
+TEST_F(SqliteMetadataStoreTest, Usage) {
+  // Used bytes count committed, non-erased artifacts; reserved bytes count open uploads by
+  // declared size, else committed offset.
+  Insert(Artifact("a1", "acme/d", "1.0.0", Kind::kDataset, 1000));
+  Insert(Artifact("a2", "acme/d", "2.0.0", Kind::kDataset, 500));
+  ArtifactRecord erased = Artifact("a3", "acme/d", "3.0.0", Kind::kDataset, 7000);
+  erased.stage = Stage::kErased;
+  Insert(erased);
+  Insert(Artifact("b1", "beta/d", "1.0.0", Kind::kDataset, 99));
+  UploadRecord declared = Upload("u1", "acme/x", "1.0.0");
+  declared.declared_size = 300;
+  declared.committed_offset = 10;
+  UploadRecord undeclared = Upload("u2", "acme/x", "2.0.0");
+  undeclared.committed_offset = 40;
+  UploadRecord done = Upload("u3", "acme/x", "3.0.0");
+  done.state = UploadState::kAborted;
+  done.declared_size = 1 << 30;
+  MustCommit(WriteBatch()
+                 .Add(mutation::CreateUpload{declared})
+                 .Add(mutation::CreateUpload{undeclared})
+                 .Add(mutation::CreateUpload{done}));
+  auto usage = store_->Usage("acme");
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->used_bytes, 1500);
+  EXPECT_EQ(usage->artifact_count, 2);
+  EXPECT_EQ(usage->reserved_bytes, 340);
+  EXPECT_EQ(store_->Usage("nobody")->used_bytes, 0);
+}
+
+TEST_F(SqliteMetadataStoreTest, ConcurrentAuditAppendsAreGaplessAndChained) {
+  // 1000 appends from 16 threads, in batches of 1 to 3, get indexes 0..999 exactly once; the
+  // log's chain, subtree hashes and root are the RFC 6962 ones.
+  constexpr int kThreads = 16;
+  constexpr int kTotal = 1000;
+  std::atomic<int> next{0};
+  std::mutex mu;
+  std::vector<int64_t> indexes;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (true) {
+        int n = 1 + (t % 3);
+        int start = next.fetch_add(n);
+        if (start >= kTotal) return;
+        n = std::min(n, kTotal - start);
+        WriteBatch batch;
+        for (int i = 0; i < n; ++i) {
+          batch.Add(mutation::AppendAudit{Event("DECISION", "tenant" + std::to_string(t))});
+        }
+        auto result = store_->Commit(std::move(batch));
+        ASSERT_TRUE(result.ok()) << result.status().ToString();
+        ASSERT_EQ(static_cast<int>(result->audit_indexes.size()), n);
+        for (int i = 1; i < n; ++i) {
+          EXPECT_EQ(result->audit_indexes[i], result->audit_indexes[i - 1] + 1);
+        }
+        EXPECT_GT(result->tree_size, result->audit_indexes.back());
+        std::lock_guard<std::mutex> lock(mu);
+        indexes.insert(indexes.end(), result->audit_indexes.begin(), result->audit_indexes.end());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::sort(indexes.begin(), indexes.end());
+  ASSERT_EQ(indexes.size(), static_cast<size_t>(kTotal));
+  for (int i = 0; i < kTotal; ++i) ASSERT_EQ(indexes[i], i);
+
+  CommitResult last = MustCommit(WriteBatch());  // an empty batch reports size and root
+  EXPECT_EQ(last.tree_size, kTotal);
+  EXPECT_EQ(*store_->AuditSize(), kTotal);
+  ExpectConsistentLog(last.root);
+  auto stats = store_->group_commit_stats();
+  std::printf("[ info ] 16 threads: %lld batches in %lld transactions\n",
+              static_cast<long long>(stats.batches), static_cast<long long>(stats.groups));
+}
+
+TEST_F(SqliteMetadataStoreTest, FailedBatchInAGroupLeavesOthersCommitted) {
+  // Good and failing batches committed concurrently: every good one commits with its appends,
+  // no failing one leaves an append or a change, and the log stays consistent.
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 25;
+  std::atomic<int> good{0};
+  std::atomic<int> bad{0};
+  std::mutex mu;
+  std::set<std::string> good_requests;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string tag = std::to_string(t) + "-" + std::to_string(i);
+        bool fail = (t + i) % 4 == 0;
+        WriteBatch batch;
+        AuditEvent first = Event("DECISION");
+        first.request_id = "first-" + tag;
+        batch.Add(mutation::AppendAudit{first});
+        batch.Add(mutation::InsertArtifact{Artifact("id-" + tag, "acme/g/" + tag, "1.0.0"), "k"});
+        AuditEvent second = Event("ARTIFACT_CREATED");
+        second.request_id = "second-" + tag;
+        batch.Add(mutation::AppendAudit{second});
+        if (fail) {
+          UploadRecord missing = Upload("missing-" + tag, "acme/x", "1.0.0");
+          batch.Add(mutation::UpdateUpload{missing});  // NOT_FOUND, after two appends
+        }
+        auto result = store_->Commit(std::move(batch));
+        if (fail) {
+          EXPECT_EQ(result.status().code(), StatusCode::kNotFound);
+          ++bad;
+        } else {
+          ASSERT_TRUE(result.ok()) << result.status().ToString();
+          EXPECT_EQ(result->audit_indexes.size(), 2u);
+          ++good;
+          std::lock_guard<std::mutex> lock(mu);
+          good_requests.insert("first-" + tag);
+          good_requests.insert("second-" + tag);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_GT(bad.load(), 0);
+
+  auto size = store_->AuditSize();
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(*size, 2 * good.load());
+  auto records = store_->ReadAudit(0, *size);
+  ASSERT_TRUE(records.ok());
+  std::set<std::string> seen;
+  for (const AuditRecord& r : *records) {
+    auto e = DecodeLeafData(r.leaf_data, nullptr, nullptr, nullptr);
+    ASSERT_TRUE(e.ok());
+    seen.insert(e->request_id);
+  }
+  EXPECT_EQ(seen, good_requests);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      std::string tag = std::to_string(t) + "-" + std::to_string(i);
+      EXPECT_EQ(store_->FindArtifact("acme/g/" + tag, "1.0.0")->has_value(), (t + i) % 4 != 0);
+    }
+  }
+  CommitResult last = MustCommit(WriteBatch());
+  ExpectConsistentLog(last.root);
+  auto stats = store_->group_commit_stats();
+  std::printf("[ info ] %d good + %d failing batches in %lld transactions\n", good.load(),
+              bad.load(), static_cast<long long>(stats.groups));
+}
+
+TEST_F(SqliteMetadataStoreTest, CommitResultRootMatchesLeaves) {
+  // After each batch, the reported size and root are those of the leaves so far.
+  std::vector<merkle::Hash> leaves;
+  for (int n = 1; n <= 9; ++n) {
+    WriteBatch batch;
+    for (int i = 0; i < n % 4; ++i) batch.Add(mutation::AppendAudit{Event("POLICY_LOAD")});
+    CommitResult result = MustCommit(std::move(batch));
+    leaves = LeafHashes();
+    EXPECT_EQ(result.tree_size, static_cast<int64_t>(leaves.size()));
+    EXPECT_EQ(result.root, merkle::RootFromLeaves(leaves));
+  }
+}
+
+TEST_F(SqliteMetadataStoreTest, ReopenRestoresTheLog) {
+  // Size, root and chain survive closing; appends after reopening continue the chain.
+  for (int i = 0; i < 13; ++i) MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("X")}));
+  CommitResult before = MustCommit(WriteBatch());
+  Reopen();
+  CommitResult after = MustCommit(WriteBatch());
+  EXPECT_EQ(after.tree_size, before.tree_size);
+  EXPECT_EQ(after.root, before.root);
+  for (int i = 0; i < 6; ++i) MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("Y")}));
+  CommitResult grown = MustCommit(WriteBatch());
+  EXPECT_EQ(grown.tree_size, 19);
+  ExpectConsistentLog(grown.root);
+}
+
+TEST_F(SqliteMetadataStoreTest, FutureSchemaIsRefused) {
+  // A file whose user_version is beyond this build's is FAILED_PRECONDITION naming both.
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  std::string sql = "PRAGMA user_version = " + std::to_string(SqliteMetadataStore::SchemaVersion() + 1);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = SqliteMetadataStore::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("newer"), std::string::npos) << store.status().message();
+}
+
+TEST_F(SqliteMetadataStoreTest, NotADatabaseIsDataLoss) {
+  // A file that is not SQLite is refused as DATA_LOSS.
+  std::string other = dir_.Join("junk.db");
+  testing::WriteTextFile(other, std::string(8192, 'j'), 0600);
+  auto store = SqliteMetadataStore::Open(other);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss) << store.status().ToString();
+}
+
+TEST_F(SqliteMetadataStoreTest, TamperedLeafIsDetectedAtOpen) {
+  // Changing the last leaf's bytes behind the store's back makes Open fail with DATA_LOSS.
+  for (int i = 0; i < 3; ++i) MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("X")}));
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE audit_entries SET leaf_data = '{}' WHERE idx = 2", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = SqliteMetadataStore::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(SqliteMetadataStoreTest, QueryAuditFilters) {
+  // Every filter field selects what it says, combined with AND, in either order, with a limit.
+  auto append = [&](AuditEvent e) {
+    return MustCommit(WriteBatch().Add(mutation::AppendAudit{std::move(e)})).audit_indexes.at(0);
+  };
+  AuditEvent allow = Event("DECISION", "acme", "artifact.fetch");
+  allow.effect = "allow";
+  allow.rule_id = "r-allow";
+  allow.policy_digest = "sha256:p1";
+  allow.artifact_name = "acme/m";
+  allow.artifact_version = "1.0.0";
+  allow.request_id = "q1";
+  AuditEvent deny = allow;
+  deny.effect = "deny";
+  deny.rule_id = "r-deny";
+  deny.principal = {{"tenantId", "beta"}};
+  deny.request_id = "q2";
+  deny.artifact_version = "2.0.0";
+  AuditEvent stage = Event("STAGE_CHANGE", "acme", "artifact.release");
+  stage.rule_id = "r-allow";  // not a decision: not indexed as one
+  stage.request_id = "q3";
+  stage.artifact_name = "acme/m";
+  stage.artifact_version = "1.0.0";
+  AuditEvent system;
+  system.type = "RETENTION";
+  system.system_actor = "retention";
+  system.policy_digest = "sha256:p2";
+
+  append(allow);                             // 0
+  append(deny);                              // 1
+  append(stage);                             // 2
+  append(system);                            // 3
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  SystemTime middle = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  allow.policy_digest = "sha256:p2";
+  append(allow);                             // 4
+
+  auto query = [&](const AuditFilter& f) {
+    auto r = store_->QueryAudit(f);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<int64_t> out;
+    if (r.ok()) {
+      for (const AuditRecord& a : *r) out.push_back(a.index);
+    }
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  AuditFilter f;
+  EXPECT_EQ(query(f), (V{0, 1, 2, 3, 4}));
+  f.descending = true;
+  EXPECT_EQ(query(f), (V{4, 3, 2, 1, 0}));
+  f.limit = 2;
+  EXPECT_EQ(query(f), (V{4, 3}));
+  f = {};
+  f.start_index = 1;
+  f.end_index = 3;
+  EXPECT_EQ(query(f), (V{1, 2}));
+  f = {};
+  f.types = {"DECISION", "RETENTION"};
+  EXPECT_EQ(query(f), (V{0, 1, 3, 4}));
+  f = {};
+  f.tenant_id = "acme";
+  EXPECT_EQ(query(f), (V{0, 2, 4}));
+  f = {};
+  f.actions = {"artifact.release"};
+  EXPECT_EQ(query(f), (V{2}));
+  f = {};
+  f.effect = "deny";
+  EXPECT_EQ(query(f), (V{1}));
+  f = {};
+  f.artifact_name = "acme/m";
+  EXPECT_EQ(query(f), (V{0, 1, 2, 4}));
+  f.artifact_version = "2.0.0";
+  EXPECT_EQ(query(f), (V{1}));
+  f = {};
+  f.rule_id = "r-allow";
+  EXPECT_EQ(query(f), (V{0, 4}));
+  f = {};
+  f.request_id = "q3";
+  EXPECT_EQ(query(f), (V{2}));
+  f = {};
+  f.policy_digest = "sha256:p2";
+  EXPECT_EQ(query(f), (V{4}));
+  f = {};
+  f.since = middle;
+  EXPECT_EQ(query(f), (V{4}));
+  f = {};
+  f.until = middle;
+  EXPECT_EQ(query(f), (V{0, 1, 2, 3}));
+  f = {};
+  f.tenant_id = "acme";
+  f.effect = "allow";
+  f.since = middle;
+  EXPECT_EQ(query(f), (V{4}));
+
+  // ReadAudit ranges.
+  EXPECT_EQ(store_->ReadAudit(1, 3)->size(), 2u);
+  EXPECT_EQ(store_->ReadAudit(3, 99)->size(), 2u);
+  EXPECT_EQ(store_->ReadAudit(-1, 2).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AuditNode(-1, 0).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteMetadataStoreTest, Checkpoints) {
+  // Checkpoints must describe the log: beyond its size or with a wrong root they are refused;
+  // a repeat is a no-op; Find and List return them by size.
+  EXPECT_FALSE(store_->FindCheckpoint(0)->has_value());
+  std::vector<CommitResult> after;
+  for (int i = 0; i < 5; ++i) {
+    after.push_back(MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("X")})));
+  }
+  auto checkpoint = [&](int64_t size, const LeafHash& root) {
+    CheckpointRecord cp;
+    cp.tree_size = size;
+    cp.root = root;
+    cp.time = T(1700000000 + size, 17);
+    cp.envelope = "{\"size\":" + std::to_string(size) + "}";
+    return cp;
+  };
+  MustCommit(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(5, after[4].root)}));
+  MustCommit(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(2, after[1].root)}));
+  MustCommit(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(3, after[2].root)}));
+  // Repeat: OK, unchanged.
+  CheckpointRecord repeat = checkpoint(3, after[2].root);
+  repeat.envelope = "other";
+  MustCommit(WriteBatch().Add(mutation::PutCheckpoint{repeat}));
+  EXPECT_EQ((*store_->FindCheckpoint(3))->envelope, "{\"size\":3}");
+
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(6, after[4].root)})).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(4, after[4].root)})).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(0, after[4].root)})).code(),
+            StatusCode::kInvalidArgument);
+  // A checkpoint after the batch's own append counts that append.
+  WriteBatch batch;
+  batch.Add(mutation::PutCheckpoint{checkpoint(6, LeafHash{})});  // root fixed below
+  batch.Add(mutation::AppendAudit{Event("X")});
+  Status wrong_root = CommitStatus(std::move(batch));
+  EXPECT_EQ(wrong_root.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong_root.message().find("root"), std::string::npos) << wrong_root.ToString();
+  CommitResult six = MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("X")}));
+  MustCommit(WriteBatch().Add(mutation::PutCheckpoint{checkpoint(6, six.root)}));
+
+  auto latest = store_->FindCheckpoint(0);
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->tree_size, 6);
+  EXPECT_EQ((*latest)->root, six.root);
+  auto three = store_->FindCheckpoint(3);
+  ASSERT_TRUE(three->has_value());
+  EXPECT_EQ((*three)->root, after[2].root);
+  EXPECT_EQ((*three)->time, T(1700000003, 17));
+  EXPECT_FALSE(store_->FindCheckpoint(4)->has_value());
+
+  auto listed = store_->ListCheckpoints(2, 5);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].tree_size, 3);
+  EXPECT_EQ((*listed)[1].tree_size, 5);
+  EXPECT_EQ(store_->ListCheckpoints(0, 100)->size(), 4u);
+
+  // The checkpoint is checked again at open.
+  Reopen();
+  EXPECT_EQ((*store_->FindCheckpoint(0))->tree_size, 6);
+}
+
+TEST_F(SqliteMetadataStoreTest, GroupCommitUnder32Committers) {
+  // Prints how many commits share one transaction (one fsync) with 32 concurrent committers,
+  // each committing an artifact and its audit entry; not asserted.
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 40;
+  auto commit_one = [&](const std::string& tag) {
+    WriteBatch batch;
+    batch.Add(mutation::InsertArtifact{Artifact("gc-" + tag, "acme/gc/" + tag, "1.0.0"), "k"});
+    batch.Add(mutation::AppendAudit{Event("ARTIFACT_CREATED")});
+    return store_->Commit(std::move(batch)).ok();
+  };
+  // The baseline: one committer, one transaction per commit.
+  auto serial_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(commit_one("serial-" + std::to_string(i)));
+  double serial_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - serial_start).count();
+  std::printf("[ perf ] 1 committer: %.0f commits/s\n", 50 / serial_s);
+
+  auto before = store_->group_commit_stats();
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        ASSERT_TRUE(commit_one(std::to_string(t) + "-" + std::to_string(i)));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto after = store_->group_commit_stats();
+  int64_t batches = after.batches - before.batches;
+  int64_t groups = after.groups - before.groups;
+  std::printf("[ perf ] 32 committers: %lld commits in %lld transactions (%.1f commits per "
+              "fsync), %.0f commits/s\n",
+              static_cast<long long>(batches), static_cast<long long>(groups),
+              static_cast<double>(batches) / static_cast<double>(groups),
+              static_cast<double>(batches) / elapsed_s);
+  EXPECT_EQ(batches, kThreads * kPerThread);
+}
+
+}  // namespace
+}  // namespace sov::registry
