@@ -58,8 +58,9 @@ CLI::Validator PositiveNumber() {
 
 std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
   auto app = std::make_unique<CLI::App>(
-      "sovctl talks to the Sovereign gateway (sovd); offline, it signs and verifies files and "
-      "checks, tests and explains policy files.",
+      "sovctl talks to the Sovereign gateway (sovd): it pushes, pulls, lists, signs, releases "
+      "and verifies datasets and models, and reads and verifies the audit log; offline, it "
+      "signs and verifies files and checks, tests and explains policy files.",
       "sovctl");
   app->require_subcommand(1);
   // Global options are accepted after the command name too: `sovctl whoami --output json`.
@@ -71,15 +72,24 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
       "Connection settings come from flags, else the environment (SOV_ADDR, SOV_CA, SOV_CERT,\n"
       "SOV_KEY, SOV_TOKEN, SOV_CONFIG), else the config file (--config, $SOV_CONFIG, or\n"
       "~/.config/sovctl/config.yaml). `sovd --dev --data-dir DIR` writes DIR/sovctl.yaml.\n"
+      "The registry's public key (pull, verify, audit verify) comes from --registry-key, else\n"
+      "SOV_REGISTRY_KEY, else the config file's registry_key.\n"
       "\n"
       "Exit status: 0 success, 1 failure (reported on stderr), 2 usage error.\n"
       "\n"
       "Examples:\n"
       "  sovd --dev --data-dir ~/.sovd-dev &\n"
-      "  sovctl --config ~/.sovd-dev/sovctl.yaml whoami\n"
+      "  export SOV_CONFIG=~/.sovd-dev/sovctl.yaml\n"
+      "  sovctl whoami\n"
+      "  sovctl push model.safetensors --kind model --name acme-ml/fraud/classifier \\\n"
+      "    --version 1.0.0 --trained-on acme-ml/fraud/train@1.0.0 --purpose fraud-detection\n"
+      "  sovctl ls acme-ml/fraud\n"
+      "  sovctl pull acme-ml/fraud/classifier@1.0.0 -o model.safetensors\n"
+      "  sovctl verify acme-ml/fraud/classifier@1.0.0 --file model.safetensors\n"
+      "  sovctl audit export -o audit.jsonl && sovctl audit verify --file audit.jsonl\n"
       "  sovctl keygen --out publisher.key\n"
-      "  sovctl sign --key publisher.key model.safetensors -o model.dsse.json\n"
-      "  sovctl verify --pub publisher.key.pub model.dsse.json model.safetensors\n"
+      "  sovctl sign-blob --key publisher.key model.safetensors -o model.dsse.json\n"
+      "  sovctl verify-blob --pub publisher.key.pub model.dsse.json model.safetensors\n"
       "  sovctl policy check examples/policies/eu-gdpr.yaml\n"
       "\n"
       "Run `sovctl COMMAND --help` for each command; docs/cli.md has the full reference.");
@@ -126,6 +136,10 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
       ->group(kConnectionGroup);
 
   AddWhoAmICommand(*app, cli);
+  AddPushCommand(*app, cli);
+  AddPullCommand(*app, cli);
+  AddRegistryCommands(*app, cli);
+  AddAuditCommands(*app, cli);
   AddSigningCommands(*app, cli);
   AddTokenCommands(*app, cli);
   AddPolicyCommands(*app, cli);

@@ -17,7 +17,7 @@
 namespace sov::cli {
 namespace {
 
-constexpr std::string_view kConfigKeys = "address, ca, cert, key, token_file";
+constexpr std::string_view kConfigKeys = "address, ca, cert, key, token_file, registry_key";
 
 // yaml-cpp marks are 0-based; editors and compilers count from 1.
 std::string Where(const std::string& path, const YAML::Mark& mark) {
@@ -127,6 +127,8 @@ Result<ConfigFileSettings> ParseConfigFile(const std::string& path, std::string_
         slot = &settings.key_file;
       } else if (key == "token_file") {
         slot = &settings.token_file;
+      } else if (key == "registry_key") {
+        slot = &settings.registry_key_file;
       } else {
         return ConfigError(path, key_node.Mark(),
                            "unknown key '" + key + "' (expected one of " +

@@ -9,6 +9,10 @@
 //   client key   --key          SOV_KEY      key
 //   token        --token-file   SOV_TOKEN    token_file   (SOV_TOKEN holds the token itself)
 //
+// The registry's public key, which pull, verify and audit verify check signatures with, is
+// found the same way (a command's --registry-key, SOV_REGISTRY_KEY, config key registry_key);
+// cli/registry_key.h resolves it, since it is needed offline too.
+//
 // The config file is --config FILE, else $SOV_CONFIG, else $XDG_CONFIG_HOME/sovctl/config.yaml
 // (or ~/.config/sovctl/config.yaml) when that exists. Relative paths in it resolve against its
 // directory. Called by the commands that talk to sovd, and by tests with a fake environment.
@@ -51,6 +55,7 @@ struct ConfigFileSettings {
   std::optional<std::string> cert_file;
   std::optional<std::string> key_file;
   std::optional<std::string> token_file;
+  std::optional<std::string> registry_key_file;  // PEM public key of the registry
 };
 
 // Parses the YAML `text` of the config file at `path` (used for messages and to resolve relative

@@ -28,8 +28,16 @@ struct CommandLine {
 
 // Adds `sovctl whoami`.
 void AddWhoAmICommand(CLI::App& app, CommandLine& cli);
-// Adds `sovctl keygen`, `sovctl sign` and `sovctl verify`.
+// Adds `sovctl keygen`, `sovctl sign-blob` and `sovctl verify-blob` (local files, offline).
 void AddSigningCommands(CLI::App& app, CommandLine& cli);
+// Adds `sovctl push`.
+void AddPushCommand(CLI::App& app, CommandLine& cli);
+// Adds `sovctl pull`.
+void AddPullCommand(CLI::App& app, CommandLine& cli);
+// Adds `sovctl ls`, `show`, `sign`, `release`, `revoke` and `verify` (registry artifacts).
+void AddRegistryCommands(CLI::App& app, CommandLine& cli);
+// Adds `sovctl audit tail`, `audit query`, `audit export` and `audit verify`.
+void AddAuditCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl token create`.
 void AddTokenCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl policy check`, `sovctl policy test` and `sovctl policy explain` (offline).

@@ -1,5 +1,6 @@
-// `sovctl keygen`, `sovctl sign` and `sovctl verify`: Ed25519 keys, DSSE envelopes of in-toto
-// statements, and their offline verification. None of them calls the gateway.
+// `sovctl keygen`, `sovctl sign-blob` and `sovctl verify-blob`: Ed25519 keys, DSSE envelopes of
+// in-toto statements about local files, and their offline verification. None of them calls the
+// gateway. (As in cosign, `sign` and `verify` act on registry artifacts, `*-blob` on files.)
 #include <unistd.h>
 
 #include <filesystem>
@@ -70,7 +71,7 @@ int RunKeygen(const CommandLine& cli, const KeygenOptions& opts) {
   return kExitOk;
 }
 
-// ---- sign ----
+// ---- sign-blob ----
 
 struct SignOptions {
   std::string key;
@@ -110,7 +111,7 @@ int EmitEnvelope(const CommandLine& cli, const SignOptions& opts,
 
 int RunSign(const CommandLine& cli, const SignOptions& opts) {
   if (opts.file.empty() == opts.envelope.empty()) {
-    return ReportUsageError(*cli.err, "sign",
+    return ReportUsageError(*cli.err, "sign-blob",
                             "give either FILE (a new envelope) or --envelope ENV (a further "
                             "signature), not both or neither");
   }
@@ -157,7 +158,7 @@ int RunSign(const CommandLine& cli, const SignOptions& opts) {
   return EmitEnvelope(cli, opts, *envelope, *statement, key_id);
 }
 
-// ---- verify ----
+// ---- verify-blob ----
 
 struct VerifyOptions {
   std::vector<std::string> pubs;
@@ -253,8 +254,8 @@ void AddSigningCommands(CLI::App& app, CommandLine& cli) {
 
   auto sign = std::make_shared<SignOptions>();
   CLI::App* sign_cmd = app.add_subcommand(
-      "sign",
-      "Sign a file: hash FILE (streamed), make an in-toto Statement v1 whose subject is FILE's "
+      "sign-blob",
+      "Sign a local file: hash FILE (streamed), make an in-toto Statement v1 whose subject is FILE's "
       "name and sha256 digest, and sign it as a DSSE envelope. With --envelope, add your "
       "signature to an existing envelope instead (for multi-signature thresholds).");
   sign_cmd->add_option("--key", sign->key, "Ed25519 private key (PEM, mode 0600) from keygen; required")
@@ -277,14 +278,16 @@ void AddSigningCommands(CLI::App& app, CommandLine& cli) {
       "https://sovereign.dev/attestations/signed-file/v1, its predicate\n"
       "{\"size\": <bytes>, \"signed_at\": \"<RFC 3339 UTC>\"}.\n"
       "\n"
+      "To sign an artifact in the registry, use `sovctl sign`.\n"
+      "\n"
       "Examples:\n"
-      "  sovctl sign --key publisher.key model.safetensors -o model.dsse.json\n"
-      "  sovctl sign --key reviewer.key --envelope model.dsse.json -o model.dsse.json");
+      "  sovctl sign-blob --key publisher.key model.safetensors -o model.dsse.json\n"
+      "  sovctl sign-blob --key reviewer.key --envelope model.dsse.json -o model.dsse.json");
   sign_cmd->callback([&cli, sign] { cli.run = [&cli, sign] { return RunSign(cli, *sign); }; });
 
   auto verify = std::make_shared<VerifyOptions>();
   CLI::App* verify_cmd = app.add_subcommand(
-      "verify",
+      "verify-blob",
       "Verify a DSSE envelope of an in-toto statement offline: at least N of the given public "
       "keys must have signed it; with FILE, FILE's sha256 must also equal a subject's digest.");
   verify_cmd->add_option("--pub", verify->pubs, "Trusted public key (PEM); required, repeat for several")
@@ -295,7 +298,7 @@ void AddSigningCommands(CLI::App& app, CommandLine& cli) {
                          "Distinct trusted keys that must have signed")
       ->check(PositiveNumber())
       ->option_text("N [1]");
-  verify_cmd->add_option("ENVELOPE", verify->envelope, "Envelope file (from sovctl sign)")
+  verify_cmd->add_option("ENVELOPE", verify->envelope, "Envelope file (from sovctl sign-blob)")
       ->required();
   verify_cmd->add_option("FILE", verify->file, "File the envelope should describe");
   verify_cmd->footer(
@@ -304,9 +307,11 @@ void AddSigningCommands(CLI::App& app, CommandLine& cli) {
       "signatures, or a digest mismatch. With --output json it prints\n"
       "{\"verified\",\"key_ids\",\"subjects\",\"threshold\",\"error\",...} in both cases.\n"
       "\n"
+      "To verify an artifact in the registry, use `sovctl verify`.\n"
+      "\n"
       "Examples:\n"
-      "  sovctl verify --pub publisher.key.pub model.dsse.json model.safetensors\n"
-      "  sovctl verify --pub publisher.key.pub --pub reviewer.key.pub --threshold 2 \\\n"
+      "  sovctl verify-blob --pub publisher.key.pub model.dsse.json model.safetensors\n"
+      "  sovctl verify-blob --pub publisher.key.pub --pub reviewer.key.pub --threshold 2 \\\n"
       "    model.dsse.json model.safetensors --output json");
   verify_cmd->callback([&cli, verify] { cli.run = [&cli, verify] { return RunVerify(cli, *verify); }; });
 }

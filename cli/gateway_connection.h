@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -12,6 +13,7 @@
 
 #include "cli/client_config.h"
 #include "common/status.h"
+#include "sov/v1/error.pb.h"
 
 namespace sov::cli {
 
@@ -23,9 +25,13 @@ class GatewayConnection {
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
-  // Sets the call's deadline (--timeout) and, when a token is configured, the metadata
-  // `authorization: Bearer <token>`.
-  void PrepareCall(grpc::ClientContext& context) const;
+  // Whether a call gets the --timeout deadline. Byte streams (push, pull, audit tail and export)
+  // run as long as they need: a deadline would cut a large transfer short.
+  enum class Deadline { kTimeout, kNone };
+
+  // Sets the call's deadline (--timeout unless kNone) and, when a token is configured, the
+  // metadata `authorization: Bearer <token>`.
+  void PrepareCall(grpc::ClientContext& context, Deadline deadline = Deadline::kTimeout) const;
 
  private:
   GatewayConnection(std::shared_ptr<grpc::Channel> channel, std::string token,
@@ -37,8 +43,25 @@ class GatewayConnection {
   std::chrono::milliseconds timeout_;
 };
 
+// Resolves the connection settings (ResolveClientConfig) and opens the connection.
+Result<GatewayConnection> OpenGatewayConnection(const ConnectionFlags& flags, const EnvLookup& env);
+
+// Returns the ErrorDetail of the `sov-error-bin` trailer of a finished call; nullopt when the
+// gateway sent none or it does not parse.
+std::optional<v1::ErrorDetail> ReadErrorDetail(const grpc::ClientContext& context);
+
 // Writes "sovctl: error: <CODE>: <message>" for a failed call and returns kExitFailure.
 int ReportRpcError(std::ostream& err, const grpc::Status& status);
+
+// Returns a failed call as a Status with the call's code and the message "CODE: message" (with
+// the policy rule, as below), so that ReportLocalError prints it exactly as ReportRpcError does.
+// Functions that make several calls return it; do not add context to it (the code must lead).
+Status RpcFailure(const grpc::Status& status, const grpc::ClientContext* context = nullptr);
+
+// As above, and when the call's ErrorDetail names a deciding policy rule that the message does
+// not mention, appends " (policy rule RULE at FILE:LINE)" to the line.
+int ReportRpcError(std::ostream& err, const grpc::Status& status,
+                   const grpc::ClientContext& context);
 
 // Stops gRPC's own log lines from reaching stderr (each error must be one line of sovctl's)
 // unless GRPC_VERBOSITY or GRPC_TRACE is set, for debugging. Call once, before any RPC.

@@ -30,6 +30,12 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;
 // Returns one line per pair, "key:" padded so that all values start in the same column.
 std::string FormatKeyValues(const KeyValues& pairs);
 
+// Returns a table: the header row and then each row, columns separated by two spaces and padded
+// to the widest cell (the last column is not padded); no trailing spaces. Rows shorter than the
+// header leave their last cells empty.
+std::string FormatTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
 // Writes `doc` as indented JSON followed by a newline, keys in the order they were added.
 void WriteJson(std::ostream& out, const nlohmann::ordered_json& doc);
 

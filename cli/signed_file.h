@@ -1,5 +1,5 @@
-// Signed-file attestations: what `sovctl sign` puts in a DSSE envelope and what `sovctl verify`
-// checks. The payload is an in-toto Statement v1 whose one subject is the file (its base name and
+// Signed-file attestations: what `sovctl sign-blob` puts in a DSSE envelope and what
+// `sovctl verify-blob` checks. The payload is an in-toto Statement v1 whose one subject is the file (its base name and
 // sha256) and whose predicate, of type kSignedFilePredicateType, is
 //   {"size": <bytes>, "signed_at": "<RFC 3339 UTC>"}.
 // Verification accepts any in-toto statement (registry manifests too), not only this predicate.
@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,9 +33,11 @@ struct FileFacts {
 
 // Streams the regular file at `path` through SHA-256. INVALID_ARGUMENT when it is not a regular
 // file; ABORTED when it changed size or modification time while being hashed; file errors name it.
-Result<FileFacts> DescribeFile(const std::string& path);
+// `on_progress`, when given, is called with the bytes hashed so far after each block.
+Result<FileFacts> DescribeFile(const std::string& path,
+                               const std::function<void(uint64_t done)>& on_progress = nullptr);
 
-// Returns the statement `sovctl sign` signs for `file` at `signed_at`.
+// Returns the statement `sovctl sign-blob` signs for `file` at `signed_at`.
 crypto::Statement SignedFileStatement(const FileFacts& file, SystemTime signed_at);
 
 // What a verification found; `error` is empty exactly when `verified` is true.

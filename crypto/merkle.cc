@@ -125,7 +125,7 @@ Result<CompactRange> CompactRange::FromFrontier(uint64_t size, std::vector<Hash>
 }
 
 void CompactRange::Append(const Hash& leaf_hash, const std::function<void(const Node&)>& on_node) {
-  // Unreachable from outside input: FromFrontier starts below 2^63, 2^63 appends away.
+  // FromFrontier starts below 2^63, so only 2^63 appends could get here: no stored state can.
   assert(size_ < std::numeric_limits<uint64_t>::max() && "merkle tree full");
   Node node{0, size_, leaf_hash};
   if (on_node) on_node(node);

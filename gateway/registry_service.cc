@@ -132,6 +132,18 @@ Result<registry::UploadRecord> OwnUpload(registry::Registry& registry, const Gua
   return std::move(*upload);
 }
 
+// Completes a COMMITTED upload's artifact ref with the digest (the upload record does not hold
+// it): the API promises name, version and digest, so that a client that lost the commit's
+// response can check what was stored.
+void SetCommittedDigest(registry::Registry& registry, sov::v1::Upload* upload) {
+  if (upload->state() != sov::v1::UPLOAD_STATE_COMMITTED || !upload->artifact().digest().empty()) {
+    return;
+  }
+  Result<ArtifactRecord> artifact =
+      registry.Get(upload->artifact().name(), upload->artifact().version());
+  if (artifact.ok()) upload->mutable_artifact()->set_digest(artifact->digest);
+}
+
 // The policy's view of an upload's artifact (what CreateUpload decided on).
 policy::Artifact UploadArtifact(registry::Registry& registry,
                                 const registry::UploadRecord& upload) {
@@ -365,6 +377,9 @@ grpc::Status RegistryService::Push(grpc::ServerContext* context,
         writer.reset();
         Result<registry::UploadRecord> done = registry_->GetUpload(upload_id);
         if (done.ok()) UploadToProto(*done, response->mutable_upload());
+        if (response->upload().state() == sov::v1::UPLOAD_STATE_COMMITTED) {
+          response->mutable_upload()->mutable_artifact()->set_digest(artifact->digest);
+        }
         ArtifactToProto(*artifact, response->mutable_artifact());
         SetManifest(*artifact, response->mutable_manifest());
         return OkStatus();
@@ -389,6 +404,7 @@ grpc::Status RegistryService::GetUpload(grpc::ServerContext* context,
     const policy::Decision& decision = call.Decide("artifact.push", UploadArtifact(*registry_, upload));
     if (!decision.allowed()) return call.Denied(decision, "artifact.push");
     UploadToProto(upload, response->mutable_upload());
+    SetCommittedDigest(*registry_, response->mutable_upload());
     return OkStatus();
   });
 }
@@ -453,39 +469,52 @@ grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
       if (!after.ok() || after->empty()) return InvalidArgument("page_token is malformed");
       filter.after_name = *after;
     }
-    filter.limit = page_size;
-    SOV_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> records, registry_->List(filter));
+    // Reads in batches until the page is full and one more visible name follows it, or the
+    // names run out: artifacts the caller may not see shape neither the page nor its token (a
+    // token after a hidden name would reveal that name and that it exists).
+    filter.limit = std::max(page_size, 100);
     int64_t shown = 0;
     int64_t hidden = 0;
     std::string digest;
-    std::string last_name;
-    for (const ArtifactRecord& record : records) {
-      last_name = record.spec.name;
-      if (stages.size() > 1 &&
-          std::find(stages.begin(), stages.end(), record.stage) == stages.end()) {
-        continue;
+    std::string last_shown;
+    bool more = false;
+    while (!more) {
+      SOV_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> records, registry_->List(filter));
+      std::string batch_last;
+      for (const ArtifactRecord& record : records) {
+        batch_last = record.spec.name;
+        if (stages.size() > 1 &&
+            std::find(stages.begin(), stages.end(), record.stage) == stages.end()) {
+          continue;
+        }
+        if (!classification.empty() && ClassificationName(ClassificationToProto(
+                                           record.spec.effective_classification.empty()
+                                               ? record.spec.classification
+                                               : record.spec.effective_classification)) !=
+                                           classification) {
+          continue;
+        }
+        policy::Decision decision = call.DecideQuietly("artifact.list", View(*registry_, record));
+        if (digest.empty()) digest = std::string(decision.policy_digest);
+        if (!decision.allowed()) {
+          ++hidden;
+          continue;
+        }
+        // A page ends after all versions of its last name.
+        if (shown >= page_size && record.spec.name != last_shown) {
+          more = true;
+          break;
+        }
+        ++shown;
+        last_shown = record.spec.name;
+        ArtifactToProto(record, response->add_artifacts());
       }
-      if (!classification.empty() && ClassificationName(ClassificationToProto(
-                                         record.spec.effective_classification.empty()
-                                             ? record.spec.classification
-                                             : record.spec.effective_classification)) !=
-                                         classification) {
-        continue;
-      }
-      policy::Decision decision = call.DecideQuietly("artifact.list", View(*registry_, record));
-      if (digest.empty()) digest = std::string(decision.policy_digest);
-      if (!decision.allowed()) {
-        ++hidden;
-        continue;
-      }
-      ++shown;
-      ArtifactToProto(record, response->add_artifacts());
+      if (static_cast<int64_t>(records.size()) < filter.limit || batch_last.empty()) break;
+      filter.after_name = batch_last;
     }
     if (digest.empty()) digest = call.policy().digest();
     call.RecordSummary("artifact.list", shown, hidden, digest);
-    if (static_cast<int64_t>(records.size()) >= page_size && !last_name.empty()) {
-      response->set_next_page_token(EncodePageToken(last_name));
-    }
+    if (more) response->set_next_page_token(EncodePageToken(last_shown));
     return OkStatus();
   });
 }

@@ -58,6 +58,10 @@ class BlobStore {
   // are safe); ALREADY_EXISTS when another blob has that id (blobs are never replaced).
   virtual Status Publish(const std::string& location, const std::string& upload_id,
                          const std::string& blob_id) = 0;
+  // Opens the staging object of `upload_id` for reading, e.g. to rebuild an upload's hash state
+  // after a restart; NOT_FOUND when absent.
+  virtual Result<std::unique_ptr<BlobReader>> OpenStagingReader(const std::string& location,
+                                                                const std::string& upload_id) = 0;
   // Deletes a staging object; OK when absent.
   virtual Status DiscardStaging(const std::string& location, const std::string& upload_id) = 0;
 

@@ -341,14 +341,15 @@ Status LocalBlobStore::DiscardStaging(const std::string& location, const std::st
   return SyncDirectory(StagingDir(dir));
 }
 
-Result<std::unique_ptr<BlobReader>> LocalBlobStore::Open(const std::string& location,
-                                                         const std::string& blob_id) {
-  SOV_RETURN_IF_ERROR(CheckId("blob id", blob_id));
-  SOV_ASSIGN_OR_RETURN(std::string dir, DirectoryOf(location));
-  std::string path = BlobPath(dir, blob_id);
+namespace {
+
+Result<std::unique_ptr<BlobReader>> OpenReader(std::string path, std::string_view what,
+                                               const std::string& id, const std::string& location) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return NotFound("blob " + blob_id + " not found in " + location);
+    if (errno == ENOENT) {
+      return NotFound(std::string(what) + " " + id + " not found in " + location);
+    }
     return ErrnoStatus("cannot open", path, errno);
   }
   struct stat st;
@@ -359,6 +360,22 @@ Result<std::unique_ptr<BlobReader>> LocalBlobStore::Open(const std::string& loca
   }
   return std::unique_ptr<BlobReader>(
       new LocalBlobReader(fd, std::move(path), static_cast<uint64_t>(st.st_size)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobReader>> LocalBlobStore::Open(const std::string& location,
+                                                         const std::string& blob_id) {
+  SOV_RETURN_IF_ERROR(CheckId("blob id", blob_id));
+  SOV_ASSIGN_OR_RETURN(std::string dir, DirectoryOf(location));
+  return OpenReader(BlobPath(dir, blob_id), "blob", blob_id, location);
+}
+
+Result<std::unique_ptr<BlobReader>> LocalBlobStore::OpenStagingReader(
+    const std::string& location, const std::string& upload_id) {
+  SOV_RETURN_IF_ERROR(CheckId("upload id", upload_id));
+  SOV_ASSIGN_OR_RETURN(std::string dir, DirectoryOf(location));
+  return OpenReader(StagingPath(dir, upload_id), "staging object of upload", upload_id, location);
 }
 
 Status LocalBlobStore::Delete(const std::string& location, const std::string& blob_id) {

@@ -39,6 +39,8 @@ class LocalBlobStore final : public BlobStore {
   Status DiscardStaging(const std::string& location, const std::string& upload_id) override;
   Result<std::unique_ptr<BlobReader>> Open(const std::string& location,
                                            const std::string& blob_id) override;
+  Result<std::unique_ptr<BlobReader>> OpenStagingReader(const std::string& location,
+                                                        const std::string& upload_id) override;
   Status Delete(const std::string& location, const std::string& blob_id) override;
   Result<std::vector<std::string>> ListStaging(const std::string& location) override;
   Result<std::vector<std::string>> ListBlobs(const std::string& location) override;

@@ -94,19 +94,6 @@ void SortVersionsWithinNames(std::vector<ArtifactRecord>& records) {
   }
 }
 
-// Opens a staging object for reading when the blob store offers that (BlobStore does not yet:
-// see docs/architecture.md, "Resuming an upload"); UNIMPLEMENTED otherwise.
-template <typename Store>
-Result<std::unique_ptr<BlobReader>> OpenStagingForReading(Store& store,
-                                                         const std::string& location,
-                                                         const std::string& upload_id) {
-  if constexpr (requires { store.OpenStagingReader(location, upload_id); }) {
-    return store.OpenStagingReader(location, upload_id);
-  } else {
-    return Unimplemented("the blob store cannot read a staging object back");
-  }
-}
-
 }  // namespace
 
 crypto::Statement ManifestStatement(const ArtifactRecord& artifact) {
@@ -319,8 +306,8 @@ Status UploadWriterImpl::ResealLastChunkAsFinal() {
   std::string plaintext;
   {
     SOV_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader,
-                         OpenStagingForReading(*registry_->blobs_,
-                                               upload_.spec.storage_location, upload_.id));
+                         registry_->blobs_->OpenStagingReader(upload_.spec.storage_location,
+                                                              upload_.id));
     std::string sealed;
     SOV_RETURN_IF_ERROR(
         reader->ReadAt(crypto::ChunkFileOffset(index), crypto::kSealedChunkBytes, sealed));
@@ -939,7 +926,7 @@ Result<crypto::Sha256> Registry::RestoreHash(const UploadRecord& upload,
                                              const crypto::SecretKey& data_key,
                                              uint64_t chunks) {
   SOV_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader,
-                       OpenStagingForReading(*blobs_, upload.spec.storage_location, upload.id));
+                       blobs_->OpenStagingReader(upload.spec.storage_location, upload.id));
   std::string header;
   SOV_RETURN_IF_ERROR(reader->ReadAt(0, crypto::kBlobHeaderBytes, header));
   if (header != upload.blob_header) {

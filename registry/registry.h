@@ -199,8 +199,8 @@ class Registry {
   crypto::Ed25519PublicKey registry_key_;
   RegistryOptions options_;
   std::mutex writers_mutex_;
-  std::set<std::string> active_writers_;                // guarded by writers_mutex_
-  std::map<std::string, ResumePoint> resume_points_;    // guarded by writers_mutex_
+  std::set<std::string> active_writers_;              // guarded by writers_mutex_
+  std::map<std::string, ResumePoint> resume_points_;  // guarded by writers_mutex_
 };
 
 // Writes one upload; see Registry::OpenUploadWriter. One thread at a time.

@@ -158,7 +158,7 @@ TEST(ParseConfigFile, UnknownKeyNamesLineAndColumn) {
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().message(),
             "c.yaml:3:1: unknown key 'adress' (expected one of address, ca, cert, key, "
-            "token_file)");
+            "token_file, registry_key)");
 }
 
 // A value that is not a non-empty string is refused where the value is.
@@ -322,6 +322,14 @@ TEST(LoadClientCredentials, TokenFromEnvironment) {
   config.address = "127.0.0.1:1";
   config.token = "sovt_xyz";
   EXPECT_EQ(LoadClientCredentials(config)->token, "sovt_xyz");
+}
+
+// registry_key is a path like the others, resolved against the config file's directory.
+TEST(ParseConfigFile, RegistryKeyIsAPath) {
+  Result<ConfigFileSettings> parsed =
+      ParseConfigFile("/etc/sov/sovctl.yaml", "registry_key: signing.pub\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->registry_key_file, "/etc/sov/signing.pub");
 }
 
 }  // namespace

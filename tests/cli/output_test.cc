@@ -32,8 +32,8 @@ TEST(ReportErrors, OneLineWithCodeForRpcOnly) {
 // A usage error names the command whose --help to read and exits 2.
 TEST(ReportErrors, UsageErrorHintsAtHelp) {
   std::ostringstream err;
-  EXPECT_EQ(ReportUsageError(err, "sign", "give FILE"), kExitUsage);
-  EXPECT_EQ(err.str(), "sovctl: error: give FILE\nRun 'sovctl sign --help' for usage.\n");
+  EXPECT_EQ(ReportUsageError(err, "sign-blob", "give FILE"), kExitUsage);
+  EXPECT_EQ(err.str(), "sovctl: error: give FILE\nRun 'sovctl sign-blob --help' for usage.\n");
 }
 
 // JSON output is one indented document ending in a newline.
@@ -41,6 +41,17 @@ TEST(WriteJson, OneDocumentPerCall) {
   std::ostringstream out;
   WriteJson(out, {{"a", 1}});
   EXPECT_EQ(out.str(), "{\n  \"a\": 1\n}\n");
+}
+
+// Table columns are padded to the widest cell, two spaces apart, with no trailing spaces.
+TEST(FormatTable, PadsColumns) {
+  EXPECT_EQ(FormatTable({"NAME", "VERSION", "STAGE"},
+                        {{"acme-ml/fraud/classifier", "1.4.0", "released"}, {"a/b", "10.0.0-rc.1", ""}}),
+            "NAME                      VERSION      STAGE\n"
+            "acme-ml/fraud/classifier  1.4.0        released\n"
+            "a/b                       10.0.0-rc.1\n");
+  EXPECT_EQ(FormatTable({"A", "B"}, {}), "A  B\n");
+  EXPECT_EQ(FormatTable({"A", "B"}, {{"x"}}), "A  B\nx\n");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Shows what `sovctl sign` attests for a file and what `sovctl verify` accepts and rejects, in-process.
+// Shows what `sovctl sign-blob` attests for a file and what `sovctl verify-blob` accepts and rejects, in-process.
 #include "cli/signed_file.h"
 
 #include <gmock/gmock.h>

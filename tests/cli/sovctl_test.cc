@@ -1,4 +1,4 @@
-// Shows the built sovctl binary end to end: keygen, sign and verify (with tampering and thresholds), token create, usage and connection errors, and --output json.
+// Shows the built sovctl binary end to end: keygen, sign-blob and verify-blob (with tampering and thresholds), token create, usage and connection errors, argument checks of the registry commands, and --output json.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -98,11 +98,11 @@ TEST_F(SovctlTest, KeygenRefusesToOverwrite) {
 TEST_F(SovctlTest, SignThenVerifyRoundTrip) {
   std::string key_id = Keygen("signer.key");
   WriteTestFile(dir_.Join("model.bin"), std::string(100000, 'w'));
-  SovctlRun sign = Sovctl({"sign", "--key", "signer.key", "model.bin", "-o", "model.dsse.json"});
+  SovctlRun sign = Sovctl({"sign-blob", "--key", "signer.key", "model.bin", "-o", "model.dsse.json"});
   ASSERT_EQ(sign.exit_code, 0) << sign.err;
   EXPECT_EQ(FileMode(dir_.Join("model.dsse.json")), 0644);
 
-  SovctlRun verify = Sovctl({"verify", "--pub", "signer.key.pub", "model.dsse.json", "model.bin"});
+  SovctlRun verify = Sovctl({"verify-blob", "--pub", "signer.key.pub", "model.dsse.json", "model.bin"});
   ASSERT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_EQ(verify.err, "");
   std::string hex = crypto::Sha256File(dir_.Join("model.bin")).value().Hex();
@@ -115,7 +115,7 @@ TEST_F(SovctlTest, SignThenVerifyRoundTrip) {
 TEST_F(SovctlTest, SignPrintsEnvelope) {
   std::string key_id = Keygen("signer.key");
   WriteTestFile(dir_.Join("data.csv"), "a,b\n1,2\n");
-  SovctlRun sign = Sovctl({"sign", "--key", "signer.key", "data.csv"});
+  SovctlRun sign = Sovctl({"sign-blob", "--key", "signer.key", "data.csv"});
   ASSERT_EQ(sign.exit_code, 0) << sign.err;
   nlohmann::json envelope = nlohmann::json::parse(sign.out);
   EXPECT_EQ(envelope["payloadType"], "application/vnd.in-toto+json");
@@ -138,7 +138,7 @@ class SignedFileTest : public SovctlTest {
     SovctlTest::SetUp();
     key_id_ = Keygen("signer.key");
     WriteTestFile(dir_.Join("model.bin"), "the weights");
-    SovctlRun sign = Sovctl({"sign", "--key", "signer.key", "model.bin", "-o", "model.dsse.json"});
+    SovctlRun sign = Sovctl({"sign-blob", "--key", "signer.key", "model.bin", "-o", "model.dsse.json"});
     ASSERT_EQ(sign.exit_code, 0) << sign.err;
   }
 
@@ -157,7 +157,7 @@ class SignedFileTest : public SovctlTest {
 // A modified file no longer matches the envelope's subject.
 TEST_F(SignedFileTest, VerifyFailsOnModifiedFile) {
   WriteTestFile(dir_.Join("model.bin"), "the weightz");
-  ExpectVerifyFails({"verify", "--pub", "signer.key.pub", "model.dsse.json", "model.bin"},
+  ExpectVerifyFails({"verify-blob", "--pub", "signer.key.pub", "model.dsse.json", "model.bin"},
                     "digest mismatch");
 }
 
@@ -169,27 +169,27 @@ TEST_F(SignedFileTest, VerifyFailsOnTamperedEnvelope) {
   statement["subject"][0]["digest"]["sha256"] = crypto::Sha256Of("evil").Hex();
   envelope["payload"] = crypto::Base64Encode(statement.dump());
   WriteTestFile(dir_.Join("tampered.json"), envelope.dump());
-  ExpectVerifyFails({"verify", "--pub", "signer.key.pub", "tampered.json"},
+  ExpectVerifyFails({"verify-blob", "--pub", "signer.key.pub", "tampered.json"},
                     "signature check failed");
 }
 
 // A public key that did not sign the envelope verifies nothing.
 TEST_F(SignedFileTest, VerifyFailsWithWrongKey) {
   Keygen("stranger.key");
-  ExpectVerifyFails({"verify", "--pub", "stranger.key.pub", "model.dsse.json", "model.bin"},
+  ExpectVerifyFails({"verify-blob", "--pub", "stranger.key.pub", "model.dsse.json", "model.bin"},
                     "signature check failed");
 }
 
 // Threshold 2 fails with one signature and passes once a second key signs with sign --envelope.
 TEST_F(SignedFileTest, ThresholdTwoNeedsASecondSignature) {
   std::string second_id = Keygen("reviewer.key");
-  const std::vector<std::string> verify = {"verify",          "--pub",       "signer.key.pub",
-                                           "--pub",           "reviewer.key.pub", "--threshold",
-                                           "2",               "model.dsse.json",  "model.bin"};
+  const std::vector<std::string> verify = {"verify-blob", "--pub", "signer.key.pub",
+                                           "--pub", "reviewer.key.pub", "--threshold",
+                                           "2", "model.dsse.json", "model.bin"};
   ExpectVerifyFails(verify, "signature check failed");
 
   SovctlRun cosign = Sovctl(
-      {"sign", "--key", "reviewer.key", "--envelope", "model.dsse.json", "-o", "model.dsse.json"});
+      {"sign-blob", "--key", "reviewer.key", "--envelope", "model.dsse.json", "-o", "model.dsse.json"});
   ASSERT_EQ(cosign.exit_code, 0) << cosign.err;
   SovctlRun ok = Sovctl(verify);
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
@@ -198,14 +198,14 @@ TEST_F(SignedFileTest, ThresholdTwoNeedsASecondSignature) {
 
   // The same key cannot sign twice, so it cannot count twice either.
   SovctlRun again = Sovctl(
-      {"sign", "--key", "reviewer.key", "--envelope", "model.dsse.json", "-o", "model.dsse.json"});
+      {"sign-blob", "--key", "reviewer.key", "--envelope", "model.dsse.json", "-o", "model.dsse.json"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.err, HasSubstr("already signed"));
 }
 
 // verify --output json prints one object, on success and on failure.
 TEST_F(SignedFileTest, VerifyJsonOutputParses) {
-  SovctlRun ok = Sovctl({"verify", "--pub", "signer.key.pub", "model.dsse.json", "model.bin", "--output",
+  SovctlRun ok = Sovctl({"verify-blob", "--pub", "signer.key.pub", "model.dsse.json", "model.bin", "--output",
                    "json"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   nlohmann::json good = nlohmann::json::parse(ok.out);
@@ -217,7 +217,7 @@ TEST_F(SignedFileTest, VerifyJsonOutputParses) {
   EXPECT_TRUE(good["error"].is_null());
 
   WriteTestFile(dir_.Join("model.bin"), "changed");
-  SovctlRun bad = Sovctl({"--output", "json", "verify", "--pub", "signer.key.pub", "model.dsse.json",
+  SovctlRun bad = Sovctl({"--output", "json", "verify-blob", "--pub", "signer.key.pub", "model.dsse.json",
                     "model.bin"});
   EXPECT_EQ(bad.exit_code, 1);
   nlohmann::json failed = nlohmann::json::parse(bad.out);
@@ -227,14 +227,14 @@ TEST_F(SignedFileTest, VerifyJsonOutputParses) {
 
 // sign refuses FILE together with --envelope as a usage error (exit 2).
 TEST_F(SignedFileTest, SignFileAndEnvelopeIsAUsageError) {
-  SovctlRun run = Sovctl({"sign", "--key", "signer.key", "--envelope", "model.dsse.json", "model.bin"});
+  SovctlRun run = Sovctl({"sign-blob", "--key", "signer.key", "--envelope", "model.dsse.json", "model.bin"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("--help"));
 }
 
 // sign refuses to write the envelope over the file it signs.
 TEST_F(SignedFileTest, SignRefusesToOverwriteTheSignedFile) {
-  SovctlRun run = Sovctl({"sign", "--key", "signer.key", "model.bin", "-o", "./model.bin"});
+  SovctlRun run = Sovctl({"sign-blob", "--key", "signer.key", "model.bin", "-o", "./model.bin"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("FILE itself"));
   EXPECT_EQ(ReadTestFile(dir_.Join("model.bin")), "the weights");
@@ -243,7 +243,7 @@ TEST_F(SignedFileTest, SignRefusesToOverwriteTheSignedFile) {
 // A signing key that others may read is refused before anything is signed.
 TEST_F(SignedFileTest, SignRefusesReadableKey) {
   ::chmod(dir_.Join("signer.key").c_str(), 0644);
-  SovctlRun run = Sovctl({"sign", "--key", "signer.key", "model.bin"});
+  SovctlRun run = Sovctl({"sign-blob", "--key", "signer.key", "model.bin"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("signer.key"));
   EXPECT_EQ(run.out, "");
@@ -323,7 +323,7 @@ TEST_F(SovctlTest, WhoAmIBadConfigFile) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.err, "sovctl: error: " + config +
                          ":2:1: unknown key 'key_file' (expected one of address, ca, cert, key, "
-                         "token_file)\n");
+                         "token_file, registry_key)\n");
 }
 
 // A 0644 client key is refused with one line naming the file.
@@ -348,7 +348,10 @@ TEST_F(SovctlTest, InsecureRefusedForRemoteAddress) {
 TEST_F(SovctlTest, UsageErrorsExitTwo) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{},
-                                             {"verify", "env.json"},
+                                             {"verify-blob", "env.json"},
+                                             {"pull", "acme-ml/fraud@1.0.0"},
+                                             {"push", "f", "--kind", "dataset"},
+                                             {"audit"},
                                              {"keygen"},
                                              {"whoami", "--no-such-flag"},
                                              {"--output", "yaml", "version"},
@@ -363,8 +366,12 @@ TEST_F(SovctlTest, UsageErrorsExitTwo) {
 // Every command's --help exits 0 and shows an example.
 TEST_F(SovctlTest, HelpTeaches) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"whoami", "--help"}, {"keygen", "--help"}, {"sign", "--help"},
-           {"verify", "--help"}, {"token", "create", "--help"}, {"version", "--help"}}) {
+           {"--help"}, {"whoami", "--help"}, {"keygen", "--help"}, {"sign-blob", "--help"},
+           {"verify-blob", "--help"}, {"token", "create", "--help"}, {"version", "--help"},
+           {"push", "--help"}, {"pull", "--help"}, {"ls", "--help"}, {"show", "--help"},
+           {"sign", "--help"}, {"release", "--help"}, {"revoke", "--help"}, {"verify", "--help"},
+           {"audit", "--help"}, {"audit", "tail", "--help"}, {"audit", "query", "--help"},
+           {"audit", "export", "--help"}, {"audit", "verify", "--help"}}) {
     SovctlRun run = Sovctl(args);
     EXPECT_EQ(run.exit_code, 0) << ::testing::PrintToString(args);
     EXPECT_THAT(run.out, HasSubstr("Example")) << ::testing::PrintToString(args);

@@ -1,0 +1,85 @@
+// Shows how registry records and audit entries print as text: the ls row, the show lines and the one-line audit entry.
+#include "cli/artifact_output.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace sov::cli {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+v1::Artifact Model() {
+  v1::Artifact a;
+  a.set_name("acme-ml/fraud/classifier");
+  a.set_version("1.4.0");
+  a.set_kind(v1::ARTIFACT_KIND_MODEL);
+  a.set_digest("sha256:5c468ae313e607b9e4ad5c6ee8d650bc10a91d7696f1f16e69e9e2dd8013f8a2");
+  a.set_size_bytes(3 * 1024 * 1024);
+  a.set_stage(v1::STAGE_RELEASED);
+  a.set_classification(v1::CLASSIFICATION_PERSONAL);
+  a.set_declared_classification(v1::CLASSIFICATION_INTERNAL);
+  a.mutable_storage_location()->set_id("eu-de-1");
+  a.mutable_storage_location()->set_jurisdiction("DE");
+  a.mutable_create_time()->set_seconds(1795963528);  // 2026-11-29T14:45:28Z
+  v1::LineageRef* edge = a.add_lineage();
+  edge->set_relation(v1::LINEAGE_RELATION_TRAINED_ON);
+  edge->mutable_artifact()->set_name("acme-ml/fraud/train");
+  edge->mutable_artifact()->set_version("1.0.0");
+  edge->set_kind(v1::ARTIFACT_KIND_DATASET);
+  (*a.mutable_labels())["team"] = "fraud";
+  return a;
+}
+
+// An ls row: name, version, kind, stage, size, short digest, location id, creation time.
+TEST(ArtifactTableRow, Columns) {
+  EXPECT_THAT(ArtifactTableRow(Model()),
+              ElementsAre("acme-ml/fraud/classifier", "1.4.0", "model", "released", "3.0 MiB",
+                          "sha256:5c468ae313e6", "eu-de-1", "2026-11-29T14:45:28Z"));
+  EXPECT_EQ(ArtifactTableHeader().size(), ArtifactTableRow(Model()).size());
+}
+
+// show's lines carry the effective and declared classification, lineage and labels.
+TEST(ArtifactDetails, Lines) {
+  KeyValues lines = ArtifactDetails(Model(), nullptr);
+  EXPECT_THAT(lines, Contains(Pair("artifact", "acme-ml/fraud/classifier@1.4.0")));
+  EXPECT_THAT(lines, Contains(Pair("location", "eu-de-1 (DE)")));
+  EXPECT_THAT(lines, Contains(Pair("classification", "personal (declared internal)")));
+  EXPECT_THAT(lines, Contains(Pair("lineage", "trained-on acme-ml/fraud/train@1.0.0 (dataset)")));
+  EXPECT_THAT(lines, Contains(Pair("label", "team=fraud")));
+  EXPECT_THAT(lines, Contains(Pair("size", "3.0 MiB (3145728 bytes)")));
+}
+
+// A decision entry prints its effect and rule; another event prints its type.
+TEST(AuditEntryLine, DecisionsAndEvents) {
+  v1::AuditEntry entry;
+  entry.set_index(17);
+  entry.mutable_append_time()->set_seconds(1795963528);
+  entry.set_type(v1::AUDIT_EVENT_TYPE_DECISION);
+  entry.mutable_principal()->set_tenant_id("shop");
+  entry.set_action("artifact.fetch");
+  entry.mutable_artifact()->set_name("acme-ml/fraud/classifier");
+  entry.mutable_artifact()->set_version("1.4.0");
+  entry.mutable_decision()->set_effect(v1::EFFECT_DENY);
+  entry.mutable_decision()->set_rule_id("residency.personal.transfer_to");
+  EXPECT_EQ(AuditEntryLine(entry),
+            "17  2026-11-29T14:45:28Z  shop  artifact.fetch  deny  residency.personal.transfer_to  "
+            "acme-ml/fraud/classifier@1.4.0");
+
+  entry.mutable_decision()->set_rule_id("");
+  entry.mutable_decision()->set_default_deny(true);
+  EXPECT_THAT(AuditTableRow(entry)[5], "default-deny");
+
+  v1::AuditEntry change;
+  change.set_index(18);
+  change.set_type(v1::AUDIT_EVENT_TYPE_STAGE_CHANGE);
+  change.set_system_actor("validation");
+  change.set_action("artifact.validate");
+  EXPECT_THAT(AuditTableRow(change),
+              ElementsAre("18", "-", "(validation)", "artifact.validate", "stage-change", "-", "-"));
+}
+
+}  // namespace
+}  // namespace sov::cli
