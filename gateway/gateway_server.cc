@@ -1,24 +1,26 @@
 #include "gateway/gateway_server.h"
 
-#include "registry/local_blob_store.h"
-#include "registry/sqlite_metadata_store.h"
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "common/file.h"
 #include "crypto/key_hierarchy.h"
 #include "gateway/auth_processor.h"
 #include "gateway/log.h"
+#include "registry/local_blob_store.h"
+#include "registry/sqlite_metadata_store.h"
 
 namespace sov::gateway {
 namespace {
@@ -120,6 +122,18 @@ std::string BindFailureReason(const ListenAddress& address) {
 
 Status GatewayServer::OpenRegistry(const ServerConfig& config,
                                    const std::shared_ptr<const TenantDirectory>& tenants) {
+  // One gateway per data directory: crash recovery deletes what no record references, which
+  // would race another gateway's uploads.
+  const std::string lock_path = (std::filesystem::path(config.data_dir) / "sovd.lock").string();
+  data_lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (data_lock_fd_ < 0) {
+    return config.ErrorAt("data_dir", Unavailable("cannot open " + lock_path + ": " +
+                                                  std::strerror(errno)));
+  }
+  if (::flock(data_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return config.ErrorAt("data_dir", FailedPrecondition("another sovd is using " + config.data_dir +
+                                                         " (it holds " + lock_path + ")"));
+  }
   Result<std::unique_ptr<registry::SqliteMetadataStore>> store =
       registry::SqliteMetadataStore::Open(config.registry.database);
   if (!store.ok()) return config.ErrorAt("registry.database", store.status());
@@ -149,9 +163,7 @@ Status GatewayServer::OpenRegistry(const ServerConfig& config,
                                                    audit_, master_key_, signing_key_, options);
   Result<int> removed = registry_->Recover();
   if (!removed.ok()) return removed.status();
-  LogEvent(*ModuleLogger("registry"), spdlog::level::info, "registry opened",
-           {{"database", config.registry.database},
-            {"recovered_objects", std::to_string(*removed)}});
+  recovered_objects_ = *removed;
   return OkStatus();
 }
 
@@ -187,6 +199,14 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   gateway->policy_store_ = std::move(policy_store);
   gateway->authenticator_ = std::make_shared<const Authenticator>(
       tenants, tls.has_value() ? tls->client_ca_pem : std::string());
+  // A port that is taken is reported before the registry is touched.
+  if (config.listen.port != 0) {
+    std::string reason = BindFailureReason(config.listen);
+    if (!reason.empty()) {
+      return config.ErrorAt("listen", Unavailable("cannot listen on " + config.listen.ToString() +
+                                                  ": " + reason));
+    }
+  }
   SOV_RETURN_IF_ERROR(gateway->OpenRegistry(config, tenants));
   gateway->guard_ = std::make_shared<const CallGuard>(gateway->authenticator_,
                                                       gateway->policy_store_, gateway->audit_);
@@ -249,6 +269,9 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
     gateway->policy_watcher_ = std::make_unique<PolicyFileWatcher>(
         *gateway->policy_store_, options.policy_poll_interval);
   }
+  LogEvent(*ModuleLogger("registry"), spdlog::level::info, "registry opened",
+           {{"database", config.registry.database},
+            {"recovered_objects", std::to_string(gateway->recovered_objects_)}});
   LogEvent(*ModuleLogger("gateway"), spdlog::level::info, "sovd started",
            {{"listen", gateway->address_.ToString()},
             {"mode", gateway->mode_name()},
@@ -271,6 +294,7 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
 GatewayServer::~GatewayServer() {
   Shutdown(std::chrono::system_clock::now());
   if (server_ != nullptr) server_->Wait();
+  if (data_lock_fd_ >= 0) ::close(data_lock_fd_);
 }
 
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {

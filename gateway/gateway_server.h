@@ -91,6 +91,8 @@ class GatewayServer {
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   std::once_flag shutdown_once_;
+  int data_lock_fd_ = -1;  // flock on DATA_DIR/sovd.lock, held while the gateway lives
+  int recovered_objects_ = 0;
 };
 
 }  // namespace sov::gateway

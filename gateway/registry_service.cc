@@ -350,6 +350,10 @@ grpc::Status RegistryService::Push(grpc::ServerContext* context,
     SOV_ASSIGN_OR_RETURN(std::unique_ptr<registry::UploadWriter> writer,
                          registry_->OpenUploadWriter(upload_id, message.header().offset()));
     const int64_t max_chunk = registry_->options().max_chunk_bytes;
+    // Every so often the bytes received are made durable and the committed offset recorded, so
+    // that after a gateway crash the client resumes near where it was, not at the start.
+    constexpr int64_t kDurableEvery = int64_t{64} << 20;
+    int64_t next_durable = writer->received() + kDurableEvery;
     while (reader->Read(&message)) {
       if (message.has_chunk()) {
         if (static_cast<int64_t>(message.chunk().size()) > max_chunk) {
@@ -362,6 +366,10 @@ grpc::Status RegistryService::Push(grpc::ServerContext* context,
         if (!written.ok()) {
           (void)writer->Pause();
           return written;
+        }
+        if (writer->received() >= next_durable) {
+          SOV_RETURN_IF_ERROR(writer->Pause().status());
+          next_durable = writer->received() + kDurableEvery;
         }
       } else if (message.has_commit()) {
         // Decided again at commit: the policy may have changed while the bytes streamed.

@@ -30,7 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-class SovctlRegistryTest : public ::testing::Test {
+class SovctlEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sovctl_ = sov::testing::BuildPath("cli/sovctl");
@@ -81,7 +81,7 @@ class SovctlRegistryTest : public ::testing::Test {
   std::unique_ptr<sov::testing::SovdProcess> sovd_;
 };
 
-TEST_F(SovctlRegistryTest, PushListShowPullVerify) {
+TEST_F(SovctlEndToEndTest, PushListShowPullVerify) {
   const std::string file = WriteRandomFile("data.bin", 3, 1);
   const std::string digest = DigestOf(file);
   auto pushed = Sovctl({"push", file, "--kind", "dataset", "--name", "acme-ml/fraud/transactions",
@@ -138,7 +138,7 @@ uint64_t LargestStagingFile(const std::string& dir) {
   return largest;
 }
 
-TEST_F(SovctlRegistryTest, KilledPushResumesFromTheDurableOffset) {
+TEST_F(SovctlEndToEndTest, KilledPushResumesFromTheDurableOffset) {
   const std::string file = WriteRandomFile("big.bin", 96, 3);
   const std::string digest = DigestOf(file);
   const std::vector<std::string> push = {
@@ -192,7 +192,7 @@ TEST_F(SovctlRegistryTest, KilledPushResumesFromTheDurableOffset) {
   EXPECT_EQ(DigestOf(out), digest);
 }
 
-TEST_F(SovctlRegistryTest, AuditVerifyNamesAnEditedEntry) {
+TEST_F(SovctlEndToEndTest, AuditVerifyNamesAnEditedEntry) {
   const std::string file = WriteRandomFile("d.bin", 0, 4);
   for (const char* version : {"1.0.0", "1.1.0", "1.2.0"}) {
     auto pushed = Sovctl({"push", file, "--kind", "dataset", "--name", "acme-ml/audit/data",

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include <gmock/gmock.h>
@@ -291,6 +292,25 @@ TEST_F(DevGatewayTest, SecondSovdOnTheSamePortIsRefused) {
   EXPECT_EQ(sov::testing::CountLines(second.err), 1u) << second.err;
   EXPECT_THAT(second.err, HasSubstr("sovd.yaml:4:9: error: listen: cannot listen on " +
                                     sovd_->address() + ": Address already in use"));
+}
+
+TEST_F(DevGatewayTest, SecondSovdOnTheSameDataDirectoryIsRefused) {
+  // Another port, the same data: refused before it touches the registry (crash recovery would
+  // delete the running gateway's uploads in flight).
+  std::string config = ReadTextFile(File("sovd.yaml"));
+  const size_t at = config.find("\nlisten: ");
+  ASSERT_NE(at, std::string::npos);
+  config.replace(at + 1, config.find('\n', at + 1) - at - 1, "listen: 127.0.0.1:0");
+  {
+    std::ofstream out(File("second.yaml"));
+    out << config;
+  }
+  auto second = sov::testing::RunProcess(
+      {sov::testing::BuildPath("gateway/sovd"), "--config", File("second.yaml")},
+      sov::testing::MinimalEnvironment(), std::chrono::seconds(30));
+  EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+  EXPECT_EQ(sov::testing::CountLines(second.err), 1u) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("another sovd is using"));
 }
 
 TEST_F(DevGatewayTest, SigtermAndSigintExitZero) {
