@@ -40,6 +40,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/allocator.h"
 #include "common/file.h"
 #include "crypto/sha256.h"
 #include "sov/v1/registry.grpc.pb.h"
@@ -318,6 +319,7 @@ class BareRegistry final : public sov::v1::RegistryService::Service {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sov::TuneAllocatorForStreaming();
   int mib = 1024;
   double seconds = 5;
   int clients = 32;

@@ -3,7 +3,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/allocator.h"
 
 int main(int argc, char** argv) {
+  sov::TuneAllocatorForStreaming();
   return sov::cli::RunSovctl(argc, argv, std::cout, std::cerr);
 }

@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/allocator.h"
 #include "gateway/sovd.h"
 
 int main(int argc, char** argv) {
+  sov::TuneAllocatorForStreaming();
   // Before any thread exists, so that only RunSovd's signal thread ever receives them.
   const sigset_t signals = sov::gateway::BlockSovdSignals();
 
