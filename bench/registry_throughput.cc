@@ -362,6 +362,9 @@ int main(int argc, char** argv) {
     if (Push(*stub, small, small_digest, "acme-ml/bench/warmup", "1.0.0") < 0) return 1;
   }
   const long rss_small = PeakRssKiB(server->child.pid);
+  // Each timed phase starts with no dirty pages waiting for writeback (the input file was just
+  // written), so that neither side pays for the other's or the generator's writes.
+  ::sync();
   const double push_s = Push(*stub, file, digest, "acme-ml/bench/artifact", "1.0.0");
   const double fetch_s = Fetch(*stub, "acme-ml/bench/artifact", "1.0.0",
                                static_cast<int64_t>(fs::file_size(file)));
@@ -399,6 +402,7 @@ int main(int argc, char** argv) {
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (up) {
+      ::sync();
       const auto start = Clock::now();
       std::string headers;
       Run({"curl", "-s", "-D", "-", "-o", "/dev/null", "-X", "POST",
