@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -116,6 +117,22 @@ std::string BindFailureReason(const ListenAddress& address) {
   }
   ::freeaddrinfo(results);
   return reason;
+}
+
+// The POLICY_LOAD audit entry for a policy coming into force (or a reload refused).
+registry::AuditEvent PolicyLoadEvent(const PolicyEvent& e) {
+  registry::AuditEvent event;
+  event.type = "POLICY_LOAD";
+  event.system_actor = "policy";
+  event.action = e.refused ? "policy.reload-refused" : "policy.load";
+  nlohmann::json details = {{"trigger", e.trigger},
+                            {"file", std::filesystem::path(e.file).filename().string()},
+                            {"name", e.name},
+                            {"policyDigest", e.new_digest}};
+  if (!e.old_digest.empty()) details["previousPolicyDigest"] = e.old_digest;
+  if (e.refused) details["error"] = e.error;
+  event.body["details"] = std::move(details);
+  return event;
 }
 
 }  // namespace
@@ -265,6 +282,26 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
             {"watch", options.policy_poll_interval.count() > 0
                           ? std::to_string(options.policy_poll_interval.count()) + "ms"
                           : std::string("off (SIGHUP only)")}});
+  // The policy in force at start, and every later change, is on the audit record.
+  {
+    PolicyEvent started;
+    started.trigger = "start";
+    started.file = config.policy;
+    started.new_digest = in_force->digest();
+    started.name = in_force->name();
+    Result<std::vector<int64_t>> appended = gateway->audit_->Append({PolicyLoadEvent(started)});
+    if (!appended.ok()) return appended.status();
+    std::weak_ptr<registry::AuditLog> audit = gateway->audit_;
+    gateway->policy_store_->SetObserver([audit](const PolicyEvent& event) {
+      if (auto log = audit.lock()) {
+        Result<std::vector<int64_t>> done = log->Append({PolicyLoadEvent(event)});
+        if (!done.ok()) {
+          LogEvent(*ModuleLogger("audit"), spdlog::level::err, "audit append failed",
+                   {{"event", "POLICY_LOAD"}, {"error", done.status().message()}});
+        }
+      }
+    });
+  }
   if (options.policy_poll_interval.count() > 0) {
     gateway->policy_watcher_ = std::make_unique<PolicyFileWatcher>(
         *gateway->policy_store_, options.policy_poll_interval);

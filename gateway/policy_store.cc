@@ -83,6 +83,11 @@ FileSignature PolicyStore::last_seen() const {
   return seen_;
 }
 
+void PolicyStore::SetObserver(std::function<void(const PolicyEvent&)> observer) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  observer_ = std::move(observer);
+}
+
 Result<ReloadOutcome> PolicyStore::Reload(std::string_view trigger) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   auto& logger = *ModuleLogger("policy");
@@ -102,6 +107,20 @@ Result<ReloadOutcome> PolicyStore::Reload(std::string_view trigger) {
     for (const policy::Diagnostic& d : read.diagnostics) {
       LogEvent(logger, spdlog::level::err, "policy error", {{"error", d.ToString()}});
     }
+    if (observer_) {
+      PolicyEvent event;
+      event.trigger = std::string(trigger);
+      event.refused = true;
+      event.file = path_;
+      event.old_digest = old->digest();
+      event.new_digest = old->digest();
+      event.name = old->name();
+      event.error = read.diagnostics.empty() ? read.error.message()
+                                             : read.diagnostics.front().ToString() + " (" +
+                                                   std::to_string(read.diagnostics.size()) +
+                                                   " error(s))";
+      observer_(event);
+    }
     return read.error;
   }
   if (read.policy->digest() == old->digest()) {
@@ -118,6 +137,15 @@ Result<ReloadOutcome> PolicyStore::Reload(std::string_view trigger) {
             {"old_digest", old->digest()},
             {"new_digest", fresh->digest()},
             {"rules", std::to_string(fresh->rules().size())}});
+  if (observer_) {
+    PolicyEvent event;
+    event.trigger = std::string(trigger);
+    event.file = path_;
+    event.old_digest = old->digest();
+    event.new_digest = fresh->digest();
+    event.name = fresh->name();
+    observer_(event);
+  }
   return ReloadOutcome::kSwapped;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +40,17 @@ FileSignature StatFileSignature(const std::string& path);
 // What a successful Reload did.
 enum class ReloadOutcome { kSwapped, kUnchanged };
 
+// A policy version coming into force, or a reload refused; for the audit log.
+struct PolicyEvent {
+  std::string trigger;      // "SIGHUP", "file change"
+  bool refused = false;     // true: the file did not load and the policy in force stays
+  std::string file;
+  std::string old_digest;   // the policy in force before
+  std::string new_digest;   // the policy in force after (old_digest when refused)
+  std::string name;         // of the policy in force after
+  std::string error;        // when refused: the first diagnostic, and how many there were
+};
+
 class PolicyStore {
  public:
   // Reads and compiles the policy file at `path` (logging nothing). Errors: the read error
@@ -60,6 +72,10 @@ class PolicyStore {
   // does. `trigger` says what asked ("SIGHUP", "file change") in the log lines.
   Result<ReloadOutcome> Reload(std::string_view trigger);
 
+  // Called (under the reload lock, on the reloading thread) after every reload that swapped a
+  // new policy in or was refused; not for an unchanged file. Set it before reloads can happen.
+  void SetObserver(std::function<void(const PolicyEvent&)> observer);
+
   // The file's signature as of the last load or reload attempt, good or bad; the watcher
   // compares it with the file's present one.
   FileSignature last_seen() const;
@@ -74,6 +90,7 @@ class PolicyStore {
   std::atomic<std::shared_ptr<const policy::Policy>> current_;
   mutable std::mutex reload_mu_;  // serialises Reload; guards seen_
   FileSignature seen_;            // SOV_GUARDED_BY(reload_mu_)
+  std::function<void(const PolicyEvent&)> observer_;  // SOV_GUARDED_BY(reload_mu_)
 };
 
 }  // namespace sov::gateway
