@@ -154,6 +154,14 @@ policy::Artifact UploadArtifact(registry::Registry& registry,
   return a;
 }
 
+// Decides `artifact.push` on an upload's artifact; PERMISSION_DENIED naming the rule when denied.
+Status DecidePushOn(registry::Registry& registry, GuardedCall& call,
+                    const registry::UploadRecord& upload) {
+  const policy::Decision& decision = call.Decide("artifact.push", UploadArtifact(registry, upload));
+  if (!decision.allowed()) return call.Denied(decision, "artifact.push");
+  return OkStatus();
+}
+
 void SetManifest(const ArtifactRecord& record, sov::v1::DsseEnvelope* out) {
   if (!record.manifest.empty()) (void)EnvelopeToProto(record.manifest, out);
 }
@@ -343,10 +351,7 @@ grpc::Status RegistryService::Push(grpc::ServerContext* context,
       return FailedPrecondition("upload " + upload_id + " is " +
                                 std::string(registry::UploadStateName(upload.state)));
     }
-    {
-      const policy::Decision& decision = call.Decide("artifact.push", UploadArtifact(*registry_, upload));
-      if (!decision.allowed()) return call.Denied(decision, "artifact.push");
-    }
+    SOV_RETURN_IF_ERROR(DecidePushOn(*registry_, call, upload));
     SOV_ASSIGN_OR_RETURN(std::unique_ptr<registry::UploadWriter> writer,
                          registry_->OpenUploadWriter(upload_id, message.header().offset()));
     const int64_t max_chunk = registry_->options().max_chunk_bytes;
@@ -409,8 +414,7 @@ grpc::Status RegistryService::GetUpload(grpc::ServerContext* context,
   return guard_->Run(*context, kGetUploadMethod, [&](GuardedCall& call) -> Status {
     SOV_ASSIGN_OR_RETURN(registry::UploadRecord upload,
                          OwnUpload(*registry_, call, request->upload_id()));
-    const policy::Decision& decision = call.Decide("artifact.push", UploadArtifact(*registry_, upload));
-    if (!decision.allowed()) return call.Denied(decision, "artifact.push");
+    SOV_RETURN_IF_ERROR(DecidePushOn(*registry_, call, upload));
     UploadToProto(upload, response->mutable_upload());
     SetCommittedDigest(*registry_, response->mutable_upload());
     return OkStatus();
@@ -423,8 +427,7 @@ grpc::Status RegistryService::CancelUpload(grpc::ServerContext* context,
   return guard_->Run(*context, kCancelUploadMethod, [&](GuardedCall& call) -> Status {
     SOV_ASSIGN_OR_RETURN(registry::UploadRecord upload,
                          OwnUpload(*registry_, call, request->upload_id()));
-    const policy::Decision& decision = call.Decide("artifact.push", UploadArtifact(*registry_, upload));
-    if (!decision.allowed()) return call.Denied(decision, "artifact.push");
+    SOV_RETURN_IF_ERROR(DecidePushOn(*registry_, call, upload));
     registry::Actor actor = call.actor();
     SOV_ASSIGN_OR_RETURN(registry::UploadRecord cancelled,
                          registry_->CancelUpload(upload.id, actor, call.TakeAuditEvents()));
