@@ -29,6 +29,7 @@ test: build
 	ctest --preset $(PRESET) -j $(JOBS)
 
 bench: build
+	@scripts/deps.sh --bench
 	cmake --build --preset $(PRESET) --target bench
 
 lint: deps

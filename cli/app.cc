@@ -60,7 +60,8 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
   auto app = std::make_unique<CLI::App>(
       "sovctl talks to the Sovereign gateway (sovd): it pushes, pulls, lists, signs, releases "
       "and verifies datasets and models, and reads and verifies the audit log; offline, it "
-      "signs and verifies files and checks, tests and explains policy files.",
+      "runs the validation benchmarks on model files, signs and verifies files, and checks, "
+      "tests and explains policy files.",
       "sovctl");
   app->require_subcommand(1);
   // Global options are accepted after the command name too: `sovctl whoami --output json`.
@@ -86,6 +87,7 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
       "  sovctl ls acme-ml/fraud\n"
       "  sovctl pull acme-ml/fraud/classifier@1.0.0 -o model.safetensors\n"
       "  sovctl verify acme-ml/fraud/classifier@1.0.0 --file model.safetensors\n"
+      "  sovctl eval run model.safetensors holdout.safetensors\n"
       "  sovctl audit export -o audit.jsonl && sovctl audit verify --file audit.jsonl\n"
       "  sovctl keygen --out publisher.key\n"
       "  sovctl sign-blob --key publisher.key model.safetensors -o model.dsse.json\n"
@@ -140,6 +142,7 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
   AddPullCommand(*app, cli);
   AddRegistryCommands(*app, cli);
   AddAuditCommands(*app, cli);
+  AddEvalCommands(*app, cli);
   AddSigningCommands(*app, cli);
   AddTokenCommands(*app, cli);
   AddPolicyCommands(*app, cli);

@@ -38,6 +38,8 @@ void AddPullCommand(CLI::App& app, CommandLine& cli);
 void AddRegistryCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl audit tail`, `audit query`, `audit export` and `audit verify`.
 void AddAuditCommands(CLI::App& app, CommandLine& cli);
+// Adds `sovctl eval run` (offline validation benchmarks on local files).
+void AddEvalCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl token create`.
 void AddTokenCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl policy check`, `sovctl policy test` and `sovctl policy explain` (offline).

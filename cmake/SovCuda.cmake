@@ -12,6 +12,10 @@ if(SOV_ENABLE_CUDA)
       # Native code for Hopper (H100/H200), PTX that newer and older (>= Turing) GPUs JIT.
       set(CMAKE_CUDA_ARCHITECTURES "90-real;75-virtual")
     endif()
+    # CMake 3.25 knows no C++20 flag for nvcc, and the project's CXX_STANDARD 20 would otherwise
+    # be asked of the .cu files too; the kernels need only C++17 (nvcc's default).
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     enable_language(CUDA)
     find_package(CUDAToolkit)
     if(CUDAToolkit_FOUND AND TARGET CUDA::cublas)

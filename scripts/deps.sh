@@ -24,6 +24,13 @@ packages=(
   docker-registry curl
 )
 
+# `deps.sh --bench` adds the peers and reference tools that only the benchmarks and the fixture
+# scripts in examples/gpu-eval/ use: PyTorch (gpu-eval's peer), scikit-learn and numpy. They are
+# large, and `make test` needs none of them (the fixtures they made are committed).
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-sklearn python3-numpy)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The one prepared script for an accelerator session (an NVIDIA GPU machine whose image has nvcc,
+# cmake, ninja, PyTorch and safetensors, but no OpenBLAS and no GoogleTest). Run it from the
+# repository root with $OUT set to an existing directory:
+#
+#   OUT=/some/dir bash bench/gpu-eval/run_on_device.sh
+#
+# Steps, each under its own `timeout` and all under one overall deadline (7 minutes by default,
+# SOV_DEVICE_DEADLINE_S), so that the whole run, build included, ends well within 8 minutes; a step
+# that fails is logged with its exit code and the script goes on to the next:
+#   1. nvidia-smi, tool versions, the Python that has torch;
+#   2. configure (-DSOV_GPU_EVAL_ONLY=ON, no tests), build gpu_eval_crosscheck and gpu_eval_bench;
+#   3. gpu_eval_crosscheck: the CUDA backend against the CPU backend (its exit code is recorded);
+#   4. gpu_eval_bench on CUDA beside torch on the same GPU: fast/exact x f32/bf16 at batches
+#      1, 32, 1024, 65536 and the full pass over 2^20 rows, with the cuBLAS peak of the same run;
+#   5. gpu_eval_bench on the CPU backend (its built-in sgemm there) beside torch, briefly.
+# Everything goes to $OUT: log.txt (all output), one log per step, bench-*.json, summary.txt.
+# SOV_DEVICE_BUILD_DIR (default build/gpu) and SOV_BENCH_WORK_DIR (the generated model and data,
+# default /tmp/gpu_eval_bench_work) move the two directories it writes outside $OUT.
+set -euo pipefail
+
+: "${OUT:?set OUT to the directory that receives the results}"
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+
+BUILD_DIR=${SOV_DEVICE_BUILD_DIR:-build/gpu}
+WORK_DIR=${SOV_BENCH_WORK_DIR:-/tmp/gpu_eval_bench_work}  # generated model/data, reused across runs
+START=$(date +%s)
+DEADLINE=$((START + ${SOV_DEVICE_DEADLINE_S:-420}))
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+
+note() { echo "[$(date -u +%H:%M:%S) +$(( $(date +%s) - START ))s] $*"; }
+
+# step NAME TIMEOUT_S COMMAND...: runs COMMAND with at most TIMEOUT_S seconds and never past the
+# deadline; logs its output to $OUT/NAME.log as well, and records NAME and its exit code (124: it
+# ran out of time) in summary.txt. Always returns 0 so that the next step runs.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((DEADLINE - $(date +%s) - 5))
+  if (( left < 15 )); then
+    note "SKIP $name: out of time"
+    echo "$name skipped (out of time)" >> "$SUMMARY"
+    return 0
+  fi
+  if (( limit > left )); then limit=$left; fi
+  note "BEGIN $name (limit ${limit}s): $*"
+  local rc=0
+  timeout --kill-after=10 "$limit" "$@" > >(tee "$OUT/$name.log") 2>&1 || rc=$?
+  note "END $name: exit $rc"
+  echo "$name exit $rc" >> "$SUMMARY"
+  return 0
+}
+
+# The interpreter for the torch peer: the first one that imports torch.
+find_python() {
+  local candidate
+  for candidate in python3 python /usr/bin/python3; do
+    if command -v "$candidate" > /dev/null 2>&1 &&
+       "$candidate" -c 'import torch' > /dev/null 2>&1; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  command -v python3 || echo python3
+}
+
+note "gpu-eval device run in $(pwd), results in $OUT"
+step nvidia-smi 30 nvidia-smi
+nvidia-smi --format=csv --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm \
+  || true
+nvidia-smi --format=csv --query-gpu=power.limit,temperature.gpu || true
+{ cmake --version | head -1; ninja --version; nvcc --version | tail -2; nproc; } || true
+PYTHON=$(find_python)
+"$PYTHON" -c 'import sys, torch
+print(sys.executable, "torch", torch.__version__, "cuda", torch.version.cuda,
+      "available", torch.cuda.is_available())' || true
+"$PYTHON" -c 'import safetensors; print("safetensors", safetensors.__version__)' || true
+
+step configure 90 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DSOV_GPU_EVAL_ONLY=ON -DSOV_BUILD_TESTS=OFF
+step build 240 cmake --build "$BUILD_DIR" -j16 --target gpu_eval_crosscheck gpu_eval_bench
+
+CROSSCHECK=$BUILD_DIR/bench/gpu-eval/gpu_eval_crosscheck
+BENCH=$BUILD_DIR/bench/gpu-eval/gpu_eval_bench
+if [[ -x $CROSSCHECK ]]; then
+  step crosscheck 120 "$CROSSCHECK"
+else
+  note "no $CROSSCHECK: the build failed"
+  echo "crosscheck not built" >> "$SUMMARY"
+fi
+
+if [[ -x $BENCH ]]; then
+  # The headline first (fast F32 = TF32), so that a short session still gets it.
+  for config in "fast f32" "exact f32" "fast bf16" "exact bf16"; do
+    read -r precision dtype <<< "$config"
+    step "bench-cuda-$precision-$dtype" 100 "$BENCH" --backend cuda --precision "$precision" \
+      --dtype "$dtype" --seconds 1 --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" \
+      --peer-timeout 60 --out "$OUT/bench-cuda-$precision-$dtype.json"
+  done
+  # The CPU backend without OpenBLAS (its built-in sgemm) beside torch on the same 16 cores.
+  step bench-cpu 60 "$BENCH" --backend cpu --rows 16384 --batch 1 --batch 1024 --seconds 0.5 \
+    --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" --peer-timeout 30 \
+    --out "$OUT/bench-cpu.json"
+else
+  note "no $BENCH: the build failed"
+  echo "bench not built" >> "$SUMMARY"
+fi
+
+nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv || true
+note "done in $(( $(date +%s) - START ))s"
+cat "$SUMMARY"
