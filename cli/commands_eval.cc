@@ -116,7 +116,7 @@ std::string PrintReport(const gpu_eval::Report& r) {
                     Fixed(l.samples_per_second, 0)});
   }
   if (!rows.empty()) {
-    text += "\n" + FormatTable({"BATCH", "P50 MS", "P99 MS", "SAMPLES/S"}, rows);
+    text += "\n" + FormatTable({"BATCH", "P50 MS", "P99 MS", "SAMPLES/S"}, rows) + "\n";
   }
   return text;
 }
