@@ -84,7 +84,8 @@ inline std::string EncodeTensor(const std::vector<float>& values, DType dtype) {
 inline std::string DescribeSpec(const ModelSpec& spec) {
   std::string text;
   for (size_t i = 0; i < spec.widths.size(); ++i) {
-    text += (i > 0 ? "-" : "") + std::to_string(spec.widths[i]);
+    if (i > 0) text += '-';  // (not "-" + std::string: GCC 12 -O3 warns a false -Wrestrict)
+    text += std::to_string(spec.widths[i]);
   }
   return text + " " + std::string(DTypeName(spec.dtype)) + " " +
          std::string(ActivationName(spec.activation));

@@ -58,7 +58,7 @@ find_python() {
   local candidate
   for candidate in python3 python /usr/bin/python3; do
     if command -v "$candidate" > /dev/null 2>&1 &&
-       "$candidate" -c 'import torch' > /dev/null 2>&1; then
+       timeout 60 "$candidate" -c 'import torch' > /dev/null 2>&1; then
       command -v "$candidate"
       return 0
     fi
@@ -68,15 +68,25 @@ find_python() {
 
 note "gpu-eval device run in $(pwd), results in $OUT"
 step nvidia-smi 30 nvidia-smi
-nvidia-smi --format=csv --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm \
-  || true
-nvidia-smi --format=csv --query-gpu=power.limit,temperature.gpu || true
+timeout 30 nvidia-smi --format=csv \
+  --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm || true
+timeout 30 nvidia-smi --format=csv --query-gpu=power.limit,temperature.gpu || true
 { cmake --version | head -1; ninja --version; nvcc --version | tail -2; nproc; } || true
 PYTHON=$(find_python)
-"$PYTHON" -c 'import sys, torch
+timeout 60 "$PYTHON" -c 'import sys, torch
 print(sys.executable, "torch", torch.__version__, "cuda", torch.version.cuda,
       "available", torch.cuda.is_available())' || true
-"$PYTHON" -c 'import safetensors; print("safetensors", safetensors.__version__)' || true
+timeout 30 "$PYTHON" -c 'import safetensors; print("safetensors", safetensors.__version__)' \
+  || true
+
+# The project asks for CMake 3.25 (presets v6); the gpu-eval-only build uses nothing newer than
+# 3.22. On an image with an older CMake, lower the minimum in this copy of the tree, and say so.
+cmake_version=$(cmake --version | head -1 | awk '{print $3}')
+if [[ "$(printf '%s\n3.25.0\n' "$cmake_version" | sort -V | head -1)" != "3.25.0" ]]; then
+  note "cmake $cmake_version is older than 3.25: lowering cmake_minimum_required in this copy"
+  sed -i "s/cmake_minimum_required(VERSION 3.25)/cmake_minimum_required(VERSION 3.22)/" \
+    CMakeLists.txt
+fi
 
 step configure 90 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSOV_GPU_EVAL_ONLY=ON -DSOV_BUILD_TESTS=OFF
@@ -108,6 +118,6 @@ else
   echo "bench not built" >> "$SUMMARY"
 fi
 
-nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv || true
+timeout 30 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv || true
 note "done in $(( $(date +%s) - START ))s"
 cat "$SUMMARY"
