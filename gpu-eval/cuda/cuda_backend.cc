@@ -6,7 +6,10 @@
 //
 // Determinism: one cuBLAS handle on one stream with a fixed workspace (cuBLAS then gives bitwise
 // identical results run to run on the same GPU), kernels without floating-point atomics, and the
-// log-loss summed from fixed per-block partials in a fixed order.
+// log-loss summed from fixed per-block partials in a fixed order. The hidden layers with a ReLU or
+// identity activation run as one cuBLASLt matmul with a bias(+ReLU) epilogue; its algorithm is
+// chosen once per (layer, rows, input alignment) and cached, so that repeated runs reuse it.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -15,6 +18,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -79,6 +83,42 @@ struct CublasDeleter {
 using StreamPtr = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDeleter>;
 using EventPtr = std::unique_ptr<std::remove_pointer_t<cudaEvent_t>, EventDeleter>;
 using CublasPtr = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDeleter>;
+
+// cuBLASLt's handle and descriptors.
+struct CublasLtDeleter {
+  void operator()(cublasLtHandle_t h) const { cublasLtDestroy(h); }
+};
+struct LtMatmulDescDeleter {
+  void operator()(cublasLtMatmulDesc_t d) const { cublasLtMatmulDescDestroy(d); }
+};
+struct LtLayoutDeleter {
+  void operator()(cublasLtMatrixLayout_t l) const { cublasLtMatrixLayoutDestroy(l); }
+};
+struct LtPreferenceDeleter {
+  void operator()(cublasLtMatmulPreference_t p) const { cublasLtMatmulPreferenceDestroy(p); }
+};
+using CublasLtPtr = std::unique_ptr<std::remove_pointer_t<cublasLtHandle_t>, CublasLtDeleter>;
+using LtMatmulDescPtr =
+    std::unique_ptr<std::remove_pointer_t<cublasLtMatmulDesc_t>, LtMatmulDescDeleter>;
+using LtLayoutPtr = std::unique_ptr<std::remove_pointer_t<cublasLtMatrixLayout_t>, LtLayoutDeleter>;
+using LtPreferencePtr =
+    std::unique_ptr<std::remove_pointer_t<cublasLtMatmulPreference_t>, LtPreferenceDeleter>;
+
+Result<LtLayoutPtr> NewLtLayout(cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld) {
+  cublasLtMatrixLayout_t layout = nullptr;
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&layout, type, static_cast<uint64_t>(rows),
+                                                        static_cast<uint64_t>(cols), ld));
+  return LtLayoutPtr(layout);
+}
+
+// The largest power of two (at most 256) that divides the address: what cuBLASLt's heuristic
+// must be told about a pointer that is not a cudaMalloc base (a batch's rows inside the dataset).
+uint32_t AlignmentOf(const void* p) {
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  uint32_t alignment = 256;
+  while (alignment > 1 && address % alignment != 0) alignment /= 2;
+  return alignment;
+}
 
 Result<StreamPtr> NewStream() {
   cudaStream_t stream = nullptr;
@@ -286,6 +326,17 @@ cuda::ActivationCode ToActivationCode(Activation activation) {
   return cuda::ActivationCode::kIdentity;
 }
 
+// One hidden layer's cuBLASLt matmul with its bias(+ReLU) epilogue, for one batch size and one
+// alignment of the input rows. fused = false: cuBLASLt offers nothing for this shape (or refused
+// it), and the layer runs as cublasGemmEx + LaunchBiasActivation, decided once.
+struct FusedPlan {
+  bool fused = false;
+  int variant = 0;  // the bias type tried (FusedBiasVariants)
+  LtMatmulDescPtr desc;
+  LtLayoutPtr a, b, d;  // d is also C (beta = 0)
+  cublasLtMatmulAlgo_t algo{};
+};
+
 struct LayerOnDevice {
   int64_t in = 0;
   int64_t out = 0;
@@ -293,6 +344,11 @@ struct LayerOnDevice {
   DeviceMemory weight32;  // [out, in] FP32
   DeviceMemory weight16;  // [out, in] BF16, only on the BF16 path
   DeviceMemory bias;      // [out] FP32
+  DeviceMemory bias16;    // [out] BF16, made only if cuBLASLt takes no FP32 bias with BF16 output
+  // A hidden layer with ReLU or identity: its GEMM may carry the bias (and ReLU) as a cuBLASLt
+  // epilogue. gelu/tanh/sigmoid and the last layer never do.
+  bool fusible = false;
+  std::map<std::pair<int64_t, uint32_t>, FusedPlan> plans;  // by (rows, input alignment)
 };
 
 struct ModelOnDevice {
@@ -312,6 +368,15 @@ struct DatasetOnDevice {
   int64_t groups = 1;
   int32_t max_label = 0;
   DeviceMemory features;      // [rows, cols] FP32
+  // [rows, cols] BF16 rounding of `features` for clean runs on the BF16 path, made once at the
+  // first Run/TimeBatches that needs it; empty when not needed yet or when it did not fit (then
+  // each batch is converted). Dropped with the dataset and by LoadModel.
+  DeviceMemory features16;
+  bool features16_tried = false;
+  // Every feature is finite. cuBLASLt's ReLU epilogue may turn NaN into 0, where the CPU backend
+  // (and LaunchBiasActivation) keep it, so ReLU layers are fused only over all-finite features
+  // (finite inputs and finite noise give NaN only through overflow).
+  bool all_finite = true;
   DeviceMemory labels;        // [rows] int32
   DeviceMemory group_of_row;  // [rows] int32, or nothing
 };
@@ -368,6 +433,12 @@ class CudaBackend final : public Backend {
     return precision_ == Precision::kFast && weight_dtype != DType::kF32;
   }
   bool Bf16Path() const { return UsesBf16(model_.weight_dtype); }
+  // The hidden layer's bias and activation may run in a cuBLASLt epilogue (see all_finite).
+  bool FusionAllowed(const LayerOnDevice& layer) const {
+    return layer.fusible &&
+           (layer.activation != cuda::ActivationCode::kRelu || !dataset_.loaded ||
+            dataset_.all_finite);
+  }
   Status UseDevice() const;
   Status CheckReady() const;
   Status Quiesce();
@@ -379,12 +450,19 @@ class CudaBackend final : public Backend {
   int64_t MaxBatchRows(bool probabilities) const;
   Status EnsureWorkspace(int64_t rows, bool probabilities);
   Result<Workspace> AllocateWorkspace(int64_t capacity, bool probabilities);
+  cublasComputeType_t ComputeType() const;
   Status Gemm(const LayerOnDevice& layer, const void* x, float* y, int64_t rows);
-  Status Forward(const float* x, int64_t first_row, int64_t rows, const RunOptions* noise,
-                 cuda::HeadArgs head);
+  Status BuildFusedVariant(LayerOnDevice& layer, int64_t rows, uint32_t align_x, int variant,
+                           FusedPlan& plan);
+  Status BuildFusedPlan(LayerOnDevice& layer, int64_t rows, uint32_t align_x, int first_variant,
+                        FusedPlan& plan);
+  Result<bool> FusedGemm(LayerOnDevice& layer, const void* x, void* y, int64_t rows);
+  Status EnsureFeatures16();
+  Status Forward(const float* x, const uint16_t* x16, int64_t first_row, int64_t rows,
+                 const RunOptions* noise, cuda::HeadArgs head);
   Status EnqueueCopyBack(OutputSlot& slot, int64_t first_row, int64_t rows, bool probabilities);
   Status Drain(OutputSlot& slot, RunOutput& output);
-  Result<DeviceMemory> CyclicInput(int64_t batch);
+  Result<DeviceMemory> CyclicInput(const void* source, size_t row_bytes, int64_t batch);
 
   const Precision precision_;
   const DeviceInfo device_;
@@ -394,6 +472,8 @@ class CudaBackend final : public Backend {
   StreamPtr copy_;     // device-to-host copies of finished batches
   DeviceMemory cublas_workspace_;
   CublasPtr cublas_;  // destroyed before its workspace is freed
+  CublasLtPtr cublas_lt_;  // shares cublas_workspace_ (both run on compute_ only)
+  std::string fused_fallback_reason_;  // why cuBLASLt last declined a fused plan (description)
   ModelOnDevice model_;
   DatasetOnDevice dataset_;
   Workspace work_;
@@ -422,18 +502,75 @@ Status CudaBackend::Init() {
   // default), which keeps cuBLAS deterministic.
   SOV_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(cublas_.get(), CUBLAS_DEFAULT_MATH));
   SOV_CUBLAS_RETURN_IF_ERROR(cublasSetAtomicsMode(cublas_.get(), CUBLAS_ATOMICS_NOT_ALLOWED));
+  cublasLtHandle_t lt = nullptr;
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lt));
+  cublas_lt_.reset(lt);
   return OkStatus();
 }
 
 std::string CudaBackend::description() const {
   std::string text = "cuda: " + device_.name + " (sm_" + std::to_string(device_.compute_major) +
                      std::to_string(device_.compute_minor) + "), ";
-  if (precision_ == Precision::kExact) return text + "exact FP32";
-  if (!model_.loaded) return text + "TF32 or BF16 tensor cores (by the weights' dtype)";
-  if (Bf16Path()) return text + "BF16 tensor cores";
-  // cuBLAS runs FP32 for a TF32 request on GPUs older than Ampere.
-  if (device_.compute_major < 8) return text + "FP32 (no TF32 before sm_80)";
-  return text + "TF32 tensor cores";
+  if (precision_ == Precision::kExact) {
+    text += "exact FP32";
+  } else if (!model_.loaded) {
+    text += "TF32 or BF16 tensor cores (by the weights' dtype)";
+  } else if (Bf16Path()) {
+    text += "BF16 tensor cores";
+  } else if (device_.compute_major < 8) {
+    text += "FP32 (no TF32 before sm_80)";  // cuBLAS runs FP32 for a TF32 request there
+  } else {
+    text += "TF32 tensor cores";
+  }
+  if (!model_.loaded) return text;
+
+  // How the hidden layers' bias and activation run: in the GEMM's cuBLASLt epilogue where the
+  // layer allows it and cuBLASLt offered an algorithm (known after the first run), else in the
+  // separate bias/activation kernel.
+  bool any_fusible = false;
+  bool any_relu = false;
+  bool any_kernel = false;  // a hidden layer that runs the separate kernel
+  bool relu_blocked = false;  // a ReLU layer left unfused for non-finite features
+  int64_t plans = 0;
+  int64_t fused = 0;
+  for (size_t l = 0; l + 1 < model_.layers.size(); ++l) {
+    const LayerOnDevice& layer = model_.layers[l];
+    if (!FusionAllowed(layer)) {
+      any_kernel = true;
+      relu_blocked = relu_blocked || layer.fusible;
+      continue;
+    }
+    any_fusible = true;
+    any_relu = any_relu || layer.activation == cuda::ActivationCode::kRelu;
+    for (const auto& [key, plan] : layer.plans) {
+      ++plans;
+      fused += plan.fused ? 1 : 0;
+    }
+  }
+  if (any_fusible) {
+    const std::string epilogue = any_relu ? "fused bias+relu epilogue" : "fused bias epilogue";
+    if (plans == 0) {
+      text += ", " + epilogue + " (cuBLASLt, chosen at the first run)";
+    } else if (fused == plans) {
+      text += ", " + epilogue;
+    } else if (fused == 0) {
+      text += ", bias+activation kernel (cuBLASLt epilogue unavailable: " +
+              fused_fallback_reason_ + ")";
+    } else {
+      text += ", " + epilogue + " on " + std::to_string(fused) + " of " + std::to_string(plans) +
+              " GEMM shapes (else the bias+activation kernel; cuBLASLt: " +
+              fused_fallback_reason_ + ")";
+    }
+    if (any_kernel) text += ", bias+activation kernel for the other hidden layers";
+  } else if (any_kernel) {
+    text += ", bias+activation kernel";
+  }
+  if (relu_blocked) text += " (ReLU not fused: the dataset has non-finite features)";
+  if (Bf16Path() && dataset_.loaded && dataset_.features16_tried) {
+    text += dataset_.features16.bytes() > 0 ? ", BF16 feature copy"
+                                            : ", features converted to BF16 per batch";
+  }
+  return text;
 }
 
 Status CudaBackend::CheckReady() const {
@@ -557,16 +694,35 @@ Status CudaBackend::LoadModel(const Model& model) {
   // Free the previous model and the buffers sized for it before allocating the new ones.
   model_ = ModelOnDevice();
   work_ = Workspace();
+  // The BF16 feature copy serves one model's path: made again, if needed, at the next run.
+  dataset_.features16 = DeviceMemory();
+  dataset_.features16_tried = false;
   ModelOnDevice loaded;
   loaded.weight_dtype = model.weight_dtype;
   loaded.input_dim = model.input_dim;
   loaded.classes = model.num_classes;
   const bool bf16 = UsesBf16(model.weight_dtype);
 
+  // Like non-finite features (see all_finite), a NaN weight must reach the logits as the CPU
+  // backend lets it: ReLU layers are fused only when every weight and bias is finite.
+  const bool model_finite = std::all_of(
+      model.layers.begin(), model.layers.end(), [](const DenseLayer& layer) {
+        for (const TensorView* t : {layer.weight, layer.bias}) {
+          const std::vector<float> values = ToFloat32(*t);
+          if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); })) {
+            return false;
+          }
+        }
+        return true;
+      });
   SOV_ASSIGN_OR_RETURN(StagedUploader uploader, StagedUploader::Create(compute_.get()));
   loaded.layers.resize(model.layers.size());
   for (size_t l = 0; l < model.layers.size(); ++l) {
     SOV_RETURN_IF_ERROR(UploadLayer(uploader, model.layers[l], bf16, loaded.layers[l]));
+    const cuda::ActivationCode activation = loaded.layers[l].activation;
+    loaded.layers[l].fusible = l + 1 < model.layers.size() &&
+                               ((activation == cuda::ActivationCode::kRelu && model_finite) ||
+                                activation == cuda::ActivationCode::kIdentity);
     loaded.max_width = std::max(loaded.max_width, model.layers[l].out);
     if (l + 1 < model.layers.size()) {
       loaded.max_hidden_width = std::max(loaded.max_hidden_width, model.layers[l].out);
@@ -604,6 +760,8 @@ Status CudaBackend::LoadDataset(const Dataset& dataset) {
   loaded.cols = dataset.cols;
   loaded.groups = dataset.groups();
   loaded.max_label = *max_label;
+  loaded.all_finite = std::all_of(dataset.features.begin(), dataset.features.end(),
+                                  [](float v) { return std::isfinite(v); });
   const std::string& src = dataset.source;
   SOV_ASSIGN_OR_RETURN(StagedUploader uploader, StagedUploader::Create(compute_.get()));
   SOV_ASSIGN_OR_RETURN(
@@ -624,6 +782,18 @@ Status CudaBackend::LoadDataset(const Dataset& dataset) {
   SOV_RETURN_IF_ERROR(uploader.Finish());
   loaded.loaded = true;
   dataset_ = std::move(loaded);
+  // Choose the fused plans for a run's first batch now (its inputs are all cudaMalloc bases), so
+  // that description() already tells which path the hidden layers take. Never fails.
+  const int64_t first_batch = std::min({kDefaultBatchRows, dataset_.rows, MaxBatchRows(false)});
+  for (size_t l = 0; l + 1 < model_.layers.size(); ++l) {
+    LayerOnDevice& layer = model_.layers[l];
+    if (!FusionAllowed(layer)) continue;
+    constexpr uint32_t kBaseAlignment = 256;
+    auto [it, inserted] = layer.plans.try_emplace(std::make_pair(first_batch, kBaseAlignment));
+    if (inserted) {
+      SOV_RETURN_IF_ERROR(BuildFusedPlan(layer, first_batch, kBaseAlignment, 0, it->second));
+    }
+  }
   return OkStatus();
 }
 
@@ -647,7 +817,10 @@ uint64_t CudaBackend::WorkspaceBytesPerRow(bool probabilities) const {
 
 int64_t CudaBackend::MaxBatchRows(bool probabilities) const {
   const uint64_t budget = device_.total_memory / kWorkMemoryDivisor;
-  return static_cast<int64_t>(std::max<uint64_t>(1, budget / WorkspaceBytesPerRow(probabilities)));
+  // cuBLAS takes the batch as an int (Gemm's n).
+  constexpr uint64_t kMaxRows = static_cast<uint64_t>(std::numeric_limits<int>::max());
+  return static_cast<int64_t>(
+      std::clamp<uint64_t>(budget / WorkspaceBytesPerRow(probabilities), 1, kMaxRows));
 }
 
 Result<Workspace> CudaBackend::AllocateWorkspace(int64_t capacity, bool probabilities) {
@@ -707,16 +880,20 @@ Status CudaBackend::EnsureWorkspace(int64_t rows, bool probabilities) {
 // [in, rows] (ld in), and Y as Y^T [out, rows] (ld out). Since Y^T = W X^T, we ask for
 // C = op(A) op(B) with A = the stored W^T, op(A) = transpose (giving W [out, in]), B = the stored
 // X^T, op(B) = none: m = out, n = rows, k = in, lda = ldb = in, ldc = out.
+// kExact: FP32 multiply-add (no tensor cores). kFast: TF32 tensor cores for FP32 inputs; BF16
+// inputs run on tensor cores with FP32 accumulation under plain CUBLAS_COMPUTE_32F.
+cublasComputeType_t CudaBackend::ComputeType() const {
+  return (precision_ == Precision::kFast && !Bf16Path()) ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                         : CUBLAS_COMPUTE_32F;
+}
+
 Status CudaBackend::Gemm(const LayerOnDevice& layer, const void* x, float* y, int64_t rows) {
   const float alpha = 1.0f;
   const float beta = 0.0f;
   const bool bf16 = Bf16Path();
   const cudaDataType_t input_type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
   const void* w = bf16 ? layer.weight16.as<void>() : layer.weight32.as<void>();
-  // kExact: FP32 multiply-add (no tensor cores). kFast: TF32 tensor cores for FP32 inputs; BF16
-  // inputs run on tensor cores with FP32 accumulation under plain CUBLAS_COMPUTE_32F.
-  const cublasComputeType_t compute =
-      (precision_ == Precision::kFast && !bf16) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  const cublasComputeType_t compute = ComputeType();
   const int m = static_cast<int>(layer.out);
   const int n = static_cast<int>(rows);
   const int k = static_cast<int>(layer.in);
@@ -726,10 +903,155 @@ Status CudaBackend::Gemm(const LayerOnDevice& layer, const void* x, float* y, in
   return OkStatus();
 }
 
-// Runs rows [first_row, first_row + rows) whose features start at x (device, FP32) through the
-// model on the compute stream, ending with the head (whose outputs and metrics `head` names).
-// `noise` is null for clean passes.
-Status CudaBackend::Forward(const float* x, int64_t first_row, int64_t rows,
+// The bias types tried for a fused plan, in order. FP32 output: the FP32 bias (cuBLASLt's
+// default, the output type). BF16 output: first the FP32 bias (CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE
+// = CUDA_R_32F, the same arithmetic as LaunchBiasActivation), then, if cuBLASLt declines that, a
+// BF16 rounding of the bias (the default bias type for BF16 output).
+int FusedBiasVariants(bool bf16) { return bf16 ? 2 : 1; }
+
+// The same product as Gemm (same operand mapping: transa = T on W, m = out, n = rows, k = in),
+// with D = act(W x + bias) written in the type the next layer reads: BF16 on the BF16 path, else
+// FP32. Any failure here only means "not fused" (BuildFusedPlan records it).
+Status CudaBackend::BuildFusedVariant(LayerOnDevice& layer, int64_t rows, uint32_t align_x,
+                                      int variant, FusedPlan& plan) {
+  const bool bf16 = Bf16Path();
+  const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  plan = FusedPlan();
+  cublasLtMatmulDesc_t desc = nullptr;
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&desc, ComputeType(), CUDA_R_32F));
+  plan.desc.reset(desc);
+  const cublasOperation_t transa = CUBLAS_OP_T;
+  const cublasOperation_t transb = CUBLAS_OP_N;
+  SOV_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof(transa)));
+  SOV_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof(transb)));
+  const cublasLtEpilogue_t epilogue = layer.activation == cuda::ActivationCode::kRelu
+                                          ? CUBLASLT_EPILOGUE_RELU_BIAS
+                                          : CUBLASLT_EPILOGUE_BIAS;
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                                            &epilogue, sizeof(epilogue)));
+  const void* bias = layer.bias.as<void>();
+  if (bf16 && variant == 0) {
+    const int32_t bias_type = CUDA_R_32F;
+    SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(
+        desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+  } else if (variant == 1) {
+    if (layer.bias16.bytes() == 0) {
+      SOV_ASSIGN_OR_RETURN(layer.bias16,
+                           DeviceMemory::Allocate(static_cast<size_t>(layer.out) * sizeof(uint16_t),
+                                                  &held_, "BF16 bias"));
+      // On the compute stream, so ordered before every matmul that reads it.
+      SOV_CUDA_RETURN_IF_ERROR(cuda::LaunchF32ToBF16(
+          layer.bias.as<float>(), layer.bias16.as<uint16_t>(), layer.out, compute_.get()));
+    }
+    bias = layer.bias16.as<void>();
+  }
+  // The heuristic reads the pointer's value (its alignment), so it is set before the query.
+  SOV_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  // Stored column-major: A = W^T [in, out] (ld in), B = X^T [in, rows] (ld in), D = Y^T
+  // [out, rows] (ld out).
+  SOV_ASSIGN_OR_RETURN(plan.a, NewLtLayout(type, layer.in, layer.out, layer.in));
+  SOV_ASSIGN_OR_RETURN(plan.b, NewLtLayout(type, layer.in, rows, layer.in));
+  SOV_ASSIGN_OR_RETURN(plan.d, NewLtLayout(type, layer.out, rows, layer.out));
+
+  cublasLtMatmulPreference_t raw_preference = nullptr;
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&raw_preference));
+  const LtPreferencePtr preference(raw_preference);
+  const uint64_t workspace_bytes = cublas_workspace_.bytes();
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(
+      raw_preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
+      sizeof(workspace_bytes)));
+  // A, C/D and the bias are cudaMalloc bases (256-byte aligned, the default assumption); the
+  // input rows may start anywhere in the dataset.
+  SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(
+      raw_preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_x, sizeof(align_x)));
+
+  cublasLtMatmulHeuristicResult_t result{};
+  int returned = 0;
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(cublas_lt_.get(), desc, plan.a.get(), plan.b.get(),
+                                     plan.d.get(), plan.d.get(), raw_preference, 1, &result,
+                                     &returned);
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    return CublasError(status, "cublasLtMatmulAlgoGetHeuristic");
+  }
+  if (returned < 1 || result.state != CUBLAS_STATUS_SUCCESS) {
+    return FailedPrecondition("cublasLtMatmulAlgoGetHeuristic returned no algorithm for [" +
+                              std::to_string(layer.out) + " x " + std::to_string(layer.in) +
+                              "] x " + std::to_string(rows) + " rows");
+  }
+  plan.algo = result.algo;
+  plan.variant = variant;
+  plan.fused = true;
+  return OkStatus();
+}
+
+// Tries the bias variants from `first_variant` on; leaves plan.fused = false when none works (the
+// reason goes to description()). Never fails: the unfused path is always there.
+Status CudaBackend::BuildFusedPlan(LayerOnDevice& layer, int64_t rows, uint32_t align_x,
+                                   int first_variant, FusedPlan& plan) {
+  for (int v = first_variant; v < FusedBiasVariants(Bf16Path()); ++v) {
+    const Status status = BuildFusedVariant(layer, rows, align_x, v, plan);
+    if (status.ok()) return OkStatus();
+    fused_fallback_reason_ = status.message();
+  }
+  plan = FusedPlan();
+  return OkStatus();
+}
+
+// Runs the layer's GEMM with its bias(+ReLU) epilogue into y (BF16 on the BF16 path, else FP32);
+// false when cuBLASLt has no plan for this shape (the caller then runs Gemm + the kernel). The
+// plan is chosen at the first use of (rows, alignment of x) and kept with the model.
+Result<bool> CudaBackend::FusedGemm(LayerOnDevice& layer, const void* x, void* y, int64_t rows) {
+  const uint32_t align_x = AlignmentOf(x);
+  auto [it, inserted] = layer.plans.try_emplace(std::make_pair(rows, align_x));
+  FusedPlan& plan = it->second;
+  if (inserted) SOV_RETURN_IF_ERROR(BuildFusedPlan(layer, rows, align_x, 0, plan));
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  const void* w = Bf16Path() ? layer.weight16.as<void>() : layer.weight32.as<void>();
+  while (plan.fused) {
+    const cublasStatus_t status = cublasLtMatmul(
+        cublas_lt_.get(), plan.desc.get(), &alpha, w, plan.a.get(), x, plan.b.get(), &beta, y,
+        plan.d.get(), y, plan.d.get(), &plan.algo, cublas_workspace_.as<void>(),
+        cublas_workspace_.bytes(), compute_.get());
+    if (status == CUBLAS_STATUS_SUCCESS) return true;
+    // NOT_SUPPORTED or INVALID_VALUE: cuBLASLt refused the configuration before launching
+    // anything. Then the next bias variant, else the unfused path, for good.
+    if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE) {
+      return CublasError(status, "cublasLtMatmul");
+    }
+    fused_fallback_reason_ = "cublasLtMatmul: " + std::string(cublasGetStatusName(status));
+    SOV_RETURN_IF_ERROR(BuildFusedPlan(layer, rows, align_x, plan.variant + 1, plan));
+  }
+  return false;
+}
+
+// The BF16 copy of the dataset's features, once (see DatasetOnDevice::features16). When it does
+// not fit, the error is cleared and every batch is converted as before.
+Status CudaBackend::EnsureFeatures16() {
+  if (!Bf16Path() || dataset_.features16_tried) return OkStatus();
+  dataset_.features16_tried = true;
+  const int64_t n = dataset_.rows * dataset_.cols;
+  Result<DeviceMemory> memory = DeviceMemory::Allocate(static_cast<size_t>(n) * sizeof(uint16_t),
+                                                       &held_, "BF16 features");
+  if (!memory.ok()) {
+    // Allocate has already cleared cudaErrorMemoryAllocation.
+    if (memory.status().code() == StatusCode::kResourceExhausted) return OkStatus();
+    return memory.status();
+  }
+  SOV_CUDA_RETURN_IF_ERROR(cuda::LaunchF32ToBF16(dataset_.features.as<float>(),
+                                                 memory->as<uint16_t>(), n, compute_.get()));
+  dataset_.features16 = std::move(*memory);
+  return OkStatus();
+}
+
+// Runs rows [first_row, first_row + rows) whose features start at x (device, FP32; x16: their
+// BF16 copy, or null) through the model on the compute stream, ending with the head (whose
+// outputs and metrics `head` names). `noise` is null for clean passes.
+Status CudaBackend::Forward(const float* x, const uint16_t* x16, int64_t first_row, int64_t rows,
                             const RunOptions* noise, cuda::HeadArgs head) {
   cudaStream_t stream = compute_.get();
   const bool bf16 = Bf16Path();
@@ -741,6 +1063,8 @@ Status CudaBackend::Forward(const float* x, int64_t first_row, int64_t rows,
                              bf16 ? nullptr : work_.input32.as<float>(),
                              bf16 ? work_.input16.as<uint16_t>() : nullptr, stream));
     input = bf16 ? work_.input16.as<void>() : work_.input32.as<void>();
+  } else if (bf16 && x16 != nullptr) {
+    input = x16;
   } else if (bf16) {
     SOV_CUDA_RETURN_IF_ERROR(
         cuda::LaunchF32ToBF16(x, work_.input16.as<uint16_t>(), rows * in, stream));
@@ -748,7 +1072,16 @@ Status CudaBackend::Forward(const float* x, int64_t first_row, int64_t rows,
   }
 
   for (size_t l = 0; l < model_.layers.size(); ++l) {
-    const LayerOnDevice& layer = model_.layers[l];
+    LayerOnDevice& layer = model_.layers[l];
+    if (FusionAllowed(layer) && l + 1 < model_.layers.size()) {
+      // D in the type the next layer reads; hidden16 holds [rows, max_hidden_width] BF16.
+      void* y_next = bf16 ? work_.hidden16[l % 2].as<void>() : work_.hidden32[l % 2].as<void>();
+      SOV_ASSIGN_OR_RETURN(const bool fused, FusedGemm(layer, input, y_next, rows));
+      if (fused) {
+        input = y_next;
+        continue;
+      }
+    }
     float* y = work_.hidden32[l % 2].as<float>();
     SOV_RETURN_IF_ERROR(Gemm(layer, input, y, rows));
     if (l + 1 == model_.layers.size()) {
@@ -822,6 +1155,8 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
   batch = std::min({batch, rows, MaxBatchRows(probabilities)});
   SOV_RETURN_IF_ERROR(Quiesce());
   SOV_RETURN_IF_ERROR(EnsureWorkspace(batch, probabilities));
+  // After the work buffers, which take precedence: the copy is optional.
+  SOV_RETURN_IF_ERROR(EnsureFeatures16());
 
   // The counters [groups][classes][classes] and then the non-finite row count, zeroed on the
   // device; the loss partials, one per head block of every batch.
@@ -867,7 +1202,10 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
     head.loss_partials = partials.as<double>() + partial_offset;
     partial_offset += cuda::HeadBlocks(n);
     const float* x = dataset_.features.as<float>() + first * dataset_.cols;
-    SOV_RETURN_IF_ERROR(Forward(x, first, n, noise, head));
+    const uint16_t* x16 = dataset_.features16.bytes() > 0
+                              ? dataset_.features16.as<uint16_t>() + first * dataset_.cols
+                              : nullptr;
+    SOV_RETURN_IF_ERROR(Forward(x, x16, first, n, noise, head));
     SOV_RETURN_IF_ERROR(EnqueueCopyBack(slot, first, n, probabilities));
     if (progress) progress("run", static_cast<double>(first + n) / static_cast<double>(rows));
   }
@@ -891,17 +1229,18 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
 // ---------------------------------------------------------------------------------------------
 // Timing
 
-// A device copy of the dataset's rows repeated cyclically up to `batch` rows: the dataset once,
+// A device copy of the dataset's rows (`source`: the FP32 features or their BF16 copy, rows of
+// `row_bytes`) repeated cyclically up to `batch` rows: the dataset once,
 // then the filled prefix doubled, so that a one-row dataset needs log2(batch) copies.
-Result<DeviceMemory> CudaBackend::CyclicInput(int64_t batch) {
-  const auto row_bytes = static_cast<size_t>(dataset_.cols) * sizeof(float);
+Result<DeviceMemory> CudaBackend::CyclicInput(const void* source, size_t row_bytes,
+                                              int64_t batch) {
   SOV_ASSIGN_OR_RETURN(DeviceMemory input,
                        DeviceMemory::Allocate(static_cast<size_t>(batch) * row_bytes, &held_,
                                               "cyclic timing input"));
   auto* dst = input.as<std::byte>();
   const auto total = static_cast<size_t>(batch) * row_bytes;
   size_t filled = std::min(total, static_cast<size_t>(dataset_.rows) * row_bytes);
-  SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, dataset_.features.as<void>(), filled,
+  SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, source, filled,
                                            cudaMemcpyDeviceToDevice, compute_.get()));
   while (filled < total) {
     // `filled` is a whole number of dataset copies, so dst[filled + i] = dst[i] keeps row r of
@@ -923,13 +1262,24 @@ Result<std::vector<double>> CudaBackend::TimeBatches(int64_t batch, int warmup, 
   const int64_t chunk = std::min(batch, MaxBatchRows(false));
   SOV_RETURN_IF_ERROR(Quiesce());
   SOV_RETURN_IF_ERROR(EnsureWorkspace(chunk, false));
+  SOV_RETURN_IF_ERROR(EnsureFeatures16());
 
   DeviceMemory cyclic;
+  DeviceMemory cyclic16;
   const IdleOnExit idle(compute_.get(), copy_.get());
   const float* x = dataset_.features.as<float>();
+  const bool have16 = dataset_.features16.bytes() > 0;
+  const uint16_t* x16 = have16 ? dataset_.features16.as<uint16_t>() : nullptr;
   if (batch > dataset_.rows) {
-    SOV_ASSIGN_OR_RETURN(cyclic, CyclicInput(batch));
+    const auto cols = static_cast<size_t>(dataset_.cols);
+    SOV_ASSIGN_OR_RETURN(cyclic, CyclicInput(dataset_.features.as<void>(), cols * sizeof(float),
+                                             batch));
     x = cyclic.as<float>();
+    if (have16) {
+      SOV_ASSIGN_OR_RETURN(cyclic16, CyclicInput(dataset_.features16.as<void>(),
+                                                 cols * sizeof(uint16_t), batch));
+      x16 = cyclic16.as<uint16_t>();
+    }
   }
   SOV_ASSIGN_OR_RETURN(EventPtr start, NewEvent(true));
   SOV_ASSIGN_OR_RETURN(EventPtr stop, NewEvent(true));
@@ -945,7 +1295,9 @@ Result<std::vector<double>> CudaBackend::TimeBatches(int64_t batch, int warmup, 
       cuda::HeadArgs head;
       head.predictions = slot.predictions.as<int32_t>();
       head.margins = slot.margins.as<float>();
-      SOV_RETURN_IF_ERROR(Forward(x + first * dataset_.cols, first, n, nullptr, head));
+      SOV_RETURN_IF_ERROR(Forward(x + first * dataset_.cols,
+                                  x16 != nullptr ? x16 + first * dataset_.cols : nullptr, first, n,
+                                  nullptr, head));
       SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.host_predictions.as<void>(),
                                                slot.predictions.as<void>(), n * sizeof(int32_t),
                                                cudaMemcpyDeviceToHost, compute_.get()));
