@@ -42,7 +42,8 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli);
 void AddEvalCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl token create`.
 void AddTokenCommands(CLI::App& app, CommandLine& cli);
-// Adds `sovctl policy check`, `sovctl policy test` and `sovctl policy explain` (offline).
+// Adds `sovctl policy check`, `policy test` and `policy explain` (offline), and `policy impact`
+// (the audit log's decisions replayed against a candidate policy).
 void AddPolicyCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl version` (and the --version flag).
 void AddVersionCommand(CLI::App& app, CommandLine& cli);
