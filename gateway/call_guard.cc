@@ -1,8 +1,10 @@
 #include "gateway/call_guard.h"
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <random>
 #include <string>
 
 #include <grpc/grpc_security_constants.h>
@@ -145,8 +147,25 @@ registry::AuditEvent DecisionEvent(const policy::DecisionRequest& request,
 }
 
 std::string NewRequestId() {
+  // Milliseconds first, then 80 random bits: ids still never repeat, and each call's id lands
+  // beside the previous one's in the audit log's request-id index instead of at a random place,
+  // which would cost that index one page write per entry. The random bits need to be distinct,
+  // not secret: a generator per thread, seeded by OpenSSL, costs far less than RAND_bytes.
+  thread_local std::mt19937_64 random = [] {
+    std::array<uint32_t, 8> seed;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), sizeof seed) != 1) std::abort();
+    std::seed_seq sequence(seed.begin(), seed.end());
+    return std::mt19937_64(sequence);
+  }();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const uint64_t high = random();
+  const uint64_t low = random();
   unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(millis >> (8 * (5 - i)));
+  for (int i = 0; i < 8; ++i) bytes[6 + i] = static_cast<unsigned char>(high >> (8 * i));
+  for (int i = 0; i < 2; ++i) bytes[14 + i] = static_cast<unsigned char>(low >> (8 * i));
   return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 

@@ -133,7 +133,8 @@ registry::AuditEvent DecisionEvent(const policy::DecisionRequest& request,
                                    const policy::Decision& decision,
                                    const nlohmann::json& principal, std::string_view request_id);
 
-// A fresh request id: 32 lower-case hex characters.
+// A fresh request id: 32 lower-case hex characters, the first 12 the time in milliseconds
+// since 1970, the rest random.
 std::string NewRequestId();
 
 }  // namespace internal

@@ -26,6 +26,10 @@
 namespace sov::gateway {
 namespace {
 
+// Handler threads kept polling for calls (see GatewayServer::Start); idle ones beyond gRPC's
+// minimum exit after its completion-queue timeout.
+constexpr int kMaxPollers = 64;
+
 struct TlsMaterial {
   std::string cert_pem;
   std::string key_pem;
@@ -255,6 +259,10 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   int port = 0;
   builder.AddListeningPort(config.listen.ToString(), credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.registry.max_chunk_bytes + (64 << 10)));
+  // A handler thread that finishes while max_pollers threads poll exits, and the next call
+  // starts a new one. Calls wait for the audit log's group commit, so with gRPC's default of 2
+  // every concurrent call cost a thread start and exit; keep enough threads to poll instead.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxPollers);
   builder.RegisterService(gateway->identity_service_.get());
   builder.RegisterService(gateway->registry_service_.get());
   builder.RegisterService(gateway->audit_service_.get());

@@ -190,7 +190,10 @@ policy::Artifact PolicyArtifact(const registry::ArtifactRecord& record) {
   return a;
 }
 
-void ArtifactToProto(const registry::ArtifactRecord& r, sov::v1::Artifact* out) {
+namespace {
+
+// Everything of ArtifactToProto but the manifest digest, which needs the envelope parsed.
+void ArtifactFieldsToProto(const registry::ArtifactRecord& r, sov::v1::Artifact* out) {
   const registry::ArtifactSpec& s = r.spec;
   out->set_name(s.name);
   out->set_version(s.version);
@@ -248,12 +251,38 @@ void ArtifactToProto(const registry::ArtifactRecord& r, sov::v1::Artifact* out) 
     change->set_audit_index(e.audit_index);
   }
   out->mutable_release_status()->set_requested(r.release_requested);
+}
+
+void SetEnvelope(const crypto::DsseEnvelope& envelope, sov::v1::DsseEnvelope* out) {
+  out->set_payload(envelope.payload);
+  out->set_payload_type(envelope.payload_type);
+  for (const crypto::DsseSignature& sig : envelope.signatures) {
+    sov::v1::DsseSignature* s = out->add_signatures();
+    s->set_sig(sig.sig);
+    s->set_keyid(sig.keyid);
+  }
+}
+
+}  // namespace
+
+void ArtifactToProto(const registry::ArtifactRecord& r, sov::v1::Artifact* out) {
+  ArtifactFieldsToProto(r, out);
   if (!r.manifest.empty()) {
     Result<crypto::DsseEnvelope> envelope = crypto::DsseEnvelope::FromJson(r.manifest);
     if (envelope.ok()) {
       out->set_manifest_digest(crypto::Sha256Of(envelope->payload).ToString());
     }
   }
+}
+
+void ArtifactAndManifestToProto(const registry::ArtifactRecord& r, sov::v1::Artifact* artifact,
+                                sov::v1::DsseEnvelope* manifest) {
+  ArtifactFieldsToProto(r, artifact);
+  if (r.manifest.empty()) return;
+  Result<crypto::DsseEnvelope> envelope = crypto::DsseEnvelope::FromJson(r.manifest);
+  if (!envelope.ok()) return;
+  artifact->set_manifest_digest(crypto::Sha256Of(envelope->payload).ToString());
+  SetEnvelope(*envelope, manifest);
 }
 
 void UploadToProto(const registry::UploadRecord& u, sov::v1::Upload* out) {
@@ -302,13 +331,7 @@ void UploadToProto(const registry::UploadRecord& u, sov::v1::Upload* out) {
 Status EnvelopeToProto(std::string_view envelope_json, sov::v1::DsseEnvelope* out) {
   Result<crypto::DsseEnvelope> envelope = crypto::DsseEnvelope::FromJson(envelope_json);
   if (!envelope.ok()) return Internal("stored manifest is malformed");
-  out->set_payload(envelope->payload);
-  out->set_payload_type(envelope->payload_type);
-  for (const crypto::DsseSignature& sig : envelope->signatures) {
-    sov::v1::DsseSignature* s = out->add_signatures();
-    s->set_sig(sig.sig);
-    s->set_keyid(sig.keyid);
-  }
+  SetEnvelope(*envelope, out);
   return OkStatus();
 }
 

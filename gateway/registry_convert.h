@@ -41,6 +41,10 @@ policy::Artifact PolicyArtifact(const registry::ArtifactSpec& spec);
 
 // Records to protos.
 void ArtifactToProto(const registry::ArtifactRecord& record, sov::v1::Artifact* out);
+// ArtifactToProto, and the manifest (when the record has a well-formed one) as EnvelopeToProto
+// gives it, from one parse of the envelope.
+void ArtifactAndManifestToProto(const registry::ArtifactRecord& record,
+                                sov::v1::Artifact* artifact, sov::v1::DsseEnvelope* manifest);
 void UploadToProto(const registry::UploadRecord& upload, sov::v1::Upload* out);
 // The manifest JSON (DSSE) to its proto; INTERNAL when the stored JSON is malformed.
 Status EnvelopeToProto(std::string_view envelope_json, sov::v1::DsseEnvelope* out);

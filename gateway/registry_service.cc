@@ -162,10 +162,6 @@ Status DecidePushOn(registry::Registry& registry, GuardedCall& call,
   return OkStatus();
 }
 
-void SetManifest(const ArtifactRecord& record, sov::v1::DsseEnvelope* out) {
-  if (!record.manifest.empty()) (void)EnvelopeToProto(record.manifest, out);
-}
-
 std::string EncodePageToken(std::string_view name) {
   std::string token = crypto::Base64Encode(name);
   for (char& c : token) {
@@ -393,8 +389,8 @@ grpc::Status RegistryService::Push(grpc::ServerContext* context,
         if (response->upload().state() == sov::v1::UPLOAD_STATE_COMMITTED) {
           response->mutable_upload()->mutable_artifact()->set_digest(artifact->digest);
         }
-        ArtifactToProto(*artifact, response->mutable_artifact());
-        SetManifest(*artifact, response->mutable_manifest());
+        ArtifactAndManifestToProto(*artifact, response->mutable_artifact(),
+                                   response->mutable_manifest());
         return OkStatus();
       } else if (message.has_header()) {
         (void)writer->Pause();
@@ -442,8 +438,7 @@ grpc::Status RegistryService::GetArtifact(grpc::ServerContext* context,
   return guard_->Run(*context, kGetArtifactMethod, [&](GuardedCall& call) -> Status {
     SOV_ASSIGN_OR_RETURN(ArtifactRecord record,
                          ResolveVisible(*registry_, call, request->artifact(), false));
-    ArtifactToProto(record, response->mutable_artifact());
-    SetManifest(record, response->mutable_manifest());
+    ArtifactAndManifestToProto(record, response->mutable_artifact(), response->mutable_manifest());
     return OkStatus();
   });
 }
@@ -558,8 +553,8 @@ grpc::Status RegistryService::Fetch(grpc::ServerContext* context,
     SOV_ASSIGN_OR_RETURN(std::unique_ptr<registry::ArtifactReader> bytes,
                          registry_->OpenReader(record, request->offset(), length));
     sov::v1::FetchResponse header;
-    ArtifactToProto(record, header.mutable_header()->mutable_artifact());
-    SetManifest(record, header.mutable_header()->mutable_manifest());
+    ArtifactAndManifestToProto(record, header.mutable_header()->mutable_artifact(),
+                               header.mutable_header()->mutable_manifest());
     header.mutable_header()->set_offset(request->offset());
     header.mutable_header()->set_length(static_cast<int64_t>(bytes->end()) - request->offset());
     DecisionToProto(decision, "artifact.fetch", header.mutable_header()->mutable_decision());
@@ -628,8 +623,7 @@ grpc::Status RegistryService::Sign(grpc::ServerContext* context,
                                                            call.principal().tenant.id, actor,
                                                            call.TakeAuditEvents()));
     }
-    ArtifactToProto(record, response->mutable_artifact());
-    SetManifest(record, response->mutable_manifest());
+    ArtifactAndManifestToProto(record, response->mutable_artifact(), response->mutable_manifest());
     return OkStatus();
   });
 }

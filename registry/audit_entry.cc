@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <iterator>
 #include <span>
 
 #include "common/hex.h"
@@ -12,9 +13,23 @@ namespace {
 using Json = nlohmann::json;
 
 // The keys the encoding writes itself; a body must not use them.
-[[maybe_unused]] constexpr const char* kReservedKeys[] = {
+constexpr const char* kReservedKeys[] = {
     "index", "appendTime", "type", "previousLeafHash", "requestId",
     "principal", "systemActor", "action", "artifact"};
+
+bool IsReserved(std::string_view key) {
+  for (const char* reserved : kReservedKeys) {
+    if (key == reserved) return true;
+  }
+  return false;
+}
+
+// The keys that give an entry its place in the log, in sorted order: written by the writer.
+constexpr std::string_view kPositionKeys[] = {"appendTime", "index", "previousLeafHash"};
+
+// An entry about a malformed request must still be written: replace invalid UTF-8 rather than
+// throw. The stored bytes are what is hashed, so the result stays verifiable.
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 [[maybe_unused]] bool HasFloat(const Json& j) {
   if (j.is_number_float()) return true;
@@ -42,45 +57,93 @@ bool TakeString(Json& j, const char* key, std::string& out) {
 
 }  // namespace
 
-std::string EncodeLeafData(const AuditEvent& e, int64_t index, SystemTime append_time,
-                           const LeafHash& previous_leaf_hash) {
+PreparedLeaf PrepareLeafData(const AuditEvent& e) {
   assert(e.body.is_object() && "AuditEvent::body must be a JSON object");
   assert(!HasFloat(e.body) && !HasFloat(e.principal) &&
          "audit entries hold no floating-point numbers (canonical JSON)");
-  Json entry = e.body.is_object() ? e.body : Json::object();
+  static const Json kNoBody = Json::object();
+  const Json& body = e.body.is_object() ? e.body : kNoBody;
 #ifndef NDEBUG
   for (const char* key : kReservedKeys) {
-    if (entry.contains(key)) {
+    if (body.contains(key)) {
       assert(false && "AuditEvent::body has a key that the leaf encoding writes itself");
     }
   }
 #endif
 
+  // The members the encoding writes itself. They replace body members of the same name; the
+  // body, usually the bulk of the entry, is dumped where it is rather than copied.
+  Json own = Json::object();
   if (!e.effect.empty()) {
-    Json& decision = entry["decision"];
-    if (!decision.is_object()) decision = Json::object();
+    auto it = body.find("decision");
+    Json decision = it != body.end() && it->is_object() ? *it : Json::object();
     decision["effect"] = e.effect;
     decision["ruleId"] = e.rule_id;
     decision["policyDigest"] = e.policy_digest;
+    own["decision"] = std::move(decision);
   }
-
-  entry["index"] = index;
-  entry["appendTime"] = FormatRfc3339Micros(append_time);
-  entry["type"] = e.type;
-  entry["previousLeafHash"] = HexEncode(std::span<const uint8_t>(previous_leaf_hash));
-  if (!e.request_id.empty()) entry["requestId"] = e.request_id; else entry.erase("requestId");
-  if (!e.principal.is_null()) entry["principal"] = e.principal; else entry.erase("principal");
-  if (!e.system_actor.empty()) entry["systemActor"] = e.system_actor; else entry.erase("systemActor");
-  if (!e.action.empty()) entry["action"] = e.action; else entry.erase("action");
+  own["type"] = e.type;
+  if (!e.request_id.empty()) own["requestId"] = e.request_id;
+  if (!e.principal.is_null()) own["principal"] = e.principal;
+  if (!e.system_actor.empty()) own["systemActor"] = e.system_actor;
+  if (!e.action.empty()) own["action"] = e.action;
   Json artifact = Json::object();
   if (!e.artifact_name.empty()) artifact["name"] = e.artifact_name;
   if (!e.artifact_version.empty()) artifact["version"] = e.artifact_version;
   if (!e.artifact_digest.empty()) artifact["digest"] = e.artifact_digest;
-  if (!artifact.empty()) entry["artifact"] = std::move(artifact); else entry.erase("artifact");
+  if (!artifact.empty()) own["artifact"] = std::move(artifact);
 
-  // An entry about a malformed request must still be written: replace invalid UTF-8 rather
-  // than throw. The stored bytes are what is hashed, so the result stays verifiable.
-  return entry.dump(-1, ' ', false, Json::error_handler_t::replace);
+  // Both objects are std::maps (nlohmann's), so a merge gives the members in dump() order;
+  // each is dumped as dump() writes it inside the object, into its gap around the position
+  // keys.
+  PreparedLeaf leaf;
+  size_t gap = 0;
+  auto add = [&](const std::string& key, const Json& value) {
+    while (gap < std::size(kPositionKeys) && key > kPositionKeys[gap]) ++gap;
+    std::string& members = leaf.members[gap];
+    if (!members.empty()) members += ',';
+    members += Dump(Json(key));
+    members += ':';
+    members += Dump(value);
+  };
+  auto mine = own.items().begin();
+  for (const auto& [key, value] : body.items()) {
+    for (; mine != own.items().end() && mine.key() <= key; ++mine) add(mine.key(), mine.value());
+    if (!IsReserved(key) && !own.contains(key)) add(key, value);
+  }
+  for (; mine != own.items().end(); ++mine) add(mine.key(), mine.value());
+  return leaf;
+}
+
+std::string FinishLeafData(const PreparedLeaf& leaf, int64_t index, SystemTime append_time,
+                           const LeafHash& previous_leaf_hash) {
+  // Plain ASCII values: no escaping needed, so they are written directly.
+  const std::string position[] = {
+      "\"appendTime\":\"" + FormatRfc3339Micros(append_time) + "\"",
+      "\"index\":" + std::to_string(index),
+      "\"previousLeafHash\":\"" +
+          HexEncode(std::span<const uint8_t>(previous_leaf_hash)) + "\""};
+  std::string out;
+  out.reserve(leaf.members[0].size() + leaf.members[1].size() + leaf.members[2].size() +
+              leaf.members[3].size() + 160);
+  out += '{';
+  auto add = [&out](std::string_view member) {
+    if (member.empty()) return;
+    if (out.size() > 1) out += ',';
+    out += member;
+  };
+  for (size_t i = 0; i < std::size(position); ++i) {
+    add(leaf.members[i]);
+    add(position[i]);
+  }
+  add(leaf.members[3]);
+  out += '}';
+  return out;
+}
+
+std::string EncodeLeafData(const AuditEvent& e, int64_t index, SystemTime append_time,
+                           const LeafHash& previous_leaf_hash) {
+  return FinishLeafData(PrepareLeafData(e), index, append_time, previous_leaf_hash);
 }
 
 Result<AuditEvent> DecodeLeafData(std::string_view leaf_data, int64_t* index,

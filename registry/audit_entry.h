@@ -9,8 +9,13 @@
 // event, so that the indexed columns a store keeps and the hashed content cannot disagree.
 // Invalid UTF-8 in any string is replaced by U+FFFD, so that an entry about a malformed request
 // can always be written. Pure functions; thread-safe.
+//
+// The encoding is split in two for the store's single writer thread: PrepareLeafData does the
+// costly part (everything but the leaf's place in the log) on the caller's thread, and
+// FinishLeafData splices in "index", "appendTime" and "previousLeafHash" on the writer's.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,6 +32,20 @@ namespace sov::registry {
 // numbers and without a top-level key that the encoding itself writes ("index", "type", ...);
 // in release builds such keys are overwritten by the event's fields.
 std::string EncodeLeafData(const AuditEvent& e, int64_t index, SystemTime append_time,
+                           const LeafHash& previous_leaf_hash);
+
+// A leaf without its place in the log: the encoded members (`"key":value`, comma-separated)
+// that sort before "appendTime", between it and "index", between "index" and
+// "previousLeafHash", and after that, each possibly empty.
+struct PreparedLeaf {
+  std::array<std::string, 4> members;
+};
+
+// Returns everything of EncodeLeafData(e, ...) that does not depend on the position; same
+// preconditions. FinishLeafData(PrepareLeafData(e), index, time, previous) is byte for byte
+// EncodeLeafData(e, index, time, previous).
+PreparedLeaf PrepareLeafData(const AuditEvent& e);
+std::string FinishLeafData(const PreparedLeaf& leaf, int64_t index, SystemTime append_time,
                            const LeafHash& previous_leaf_hash);
 
 // Parses leaf data back into the event and, for each non-null pointer, the index, append time

@@ -4,11 +4,14 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <fcntl.h>
-#include <future>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <mutex>
 #include <sys/stat.h>
 #include <thread>
@@ -20,6 +23,7 @@
 
 #include "crypto/merkle.h"
 #include "registry/audit_entry.h"
+#include "registry/internal/gathering_vfs.h"
 #include "registry/internal/sqlite.h"
 #include "registry/internal/sqlite_schema.h"
 
@@ -450,22 +454,28 @@ Result<std::vector<AuditRecord>> QueryAuditRows(Connection& c, const std::string
   return out;
 }
 
+// One past the last leaf of the perfect subtree at (level, index): audit_nodes' key. Callers
+// check that it fits (index < INT64_MAX >> level).
+int64_t SubtreeEnd(int level, int64_t index) { return (index + 1) << level; }
+
 // The perfect subtree hash at (level, index) as `c` sees it.
 Result<LeafHash> ReadNode(Connection& c, int level, int64_t index) {
   if (level < 0 || level > 62 || index < 0) {
     return InvalidArgument("no audit subtree at level " + std::to_string(level) + ", index " +
                            std::to_string(index));
   }
-  std::string sql = level == 0 ? "SELECT leaf_hash FROM audit_entries WHERE idx = ?"
-                               : "SELECT hash FROM audit_nodes WHERE idx = ? AND level = ?";
-  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-  st.Bind(1, index);
-  if (level > 0) st.Bind(2, int64_t{level});
-  SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) {
+  auto incomplete = [&] {
     return NotFound("the audit subtree at level " + std::to_string(level) + ", index " +
                     std::to_string(index) + " is not complete");
-  }
+  };
+  if (index >= (INT64_MAX >> level)) return incomplete();  // it would end beyond any log
+  std::string sql = level == 0 ? "SELECT leaf_hash FROM audit_entries WHERE idx = ?"
+                               : "SELECT hash FROM audit_nodes WHERE end_idx = ? AND level = ?";
+  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.Bind(1, level == 0 ? index : SubtreeEnd(level, index));
+  if (level > 0) st.Bind(2, int64_t{level});
+  SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return incomplete();
   return HashFromBlob(st.Blob(0), "audit node");
 }
 
@@ -502,6 +512,40 @@ struct Overloaded : Ts... {
 template <typename... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
+// Sleeps until `word` may no longer hold `seen` (spurious returns allowed). A bare futex:
+// std::atomic::wait spins and calls sched_yield first, which on a busy machine costs more than
+// it saves for waits that last a whole group commit.
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
+              std::atomic<uint32_t>::is_always_lock_free);
+void FutexWait(std::atomic<uint32_t>& word, uint32_t seen) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, seen, nullptr,
+            nullptr, 0);
+}
+
+// Wakes every thread in FutexWait on `word`, with one system call.
+void FutexWakeAll(std::atomic<uint32_t>& word) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
+}
+
+// True when `batch` may change what FindArtifact returns: it holds more than audit appends,
+// checkpoints and upload changes.
+bool MayChangeArtifacts(const WriteBatch& batch) {
+  return std::any_of(batch.mutations.begin(), batch.mutations.end(), [](const Mutation& m) {
+    return !std::holds_alternative<mutation::AppendAudit>(m) &&
+           !std::holds_alternative<mutation::PutCheckpoint>(m) &&
+           !std::holds_alternative<mutation::CreateUpload>(m) &&
+           !std::holds_alternative<mutation::UpdateUpload>(m);
+  });
+}
+
+// True when `batch` only appends audit entries: nothing in it can be refused.
+bool AppendsOnly(const WriteBatch& batch) {
+  return std::all_of(batch.mutations.begin(), batch.mutations.end(), [](const Mutation& m) {
+    return std::holds_alternative<mutation::AppendAudit>(m);
+  });
+}
+
 Status CreatePrivateFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -531,6 +575,16 @@ class SqliteMetadataStore::Impl {
   Result<CommitResult> Commit(WriteBatch batch);
   GroupCommitStats stats() const { return {groups_.load(), batches_.load()}; }
 
+  // FindArtifact's answers are kept while no group that may change an artifact runs: read the
+  // generation before taking the snapshot, and cache what the snapshot gave under it. Odd
+  // generations (such a group is running) are never cached or answered from the cache.
+  uint64_t artifact_generation() const {
+    return artifact_generation_.load(std::memory_order_acquire);
+  }
+  std::optional<ArtifactRecord> CachedArtifact(const std::string& name,
+                                               const std::string& version, uint64_t generation);
+  void CacheArtifact(const ArtifactRecord& record, uint64_t generation);
+
   // Runs `f(connection)` on a pooled read connection inside one read transaction, so that it
   // sees one snapshot.
   template <typename T, typename F>
@@ -545,14 +599,23 @@ class SqliteMetadataStore::Impl {
   };
   struct Pending {
     WriteBatch batch;
-    std::promise<Result<CommitResult>> promise;
+    // The leaves of the batch's AppendAudit mutations, in batch order, prepared by the
+    // committing thread: the writer, which every commit waits for, only places them.
+    std::vector<PreparedLeaf> leaves;
+    uint32_t group = 0;  // the number of the group it commits in
+    std::optional<Result<CommitResult>> result;  // set by the writer before it finishes the group
   };
 
   Status Migrate(const std::string& path);
   Status LoadAuditState();
   void WriterLoop();
-  void RunGroup(std::vector<Pending*>& group);
-  Result<CommitResult> ApplyBatch(const WriteBatch& batch);
+  void RunGroup(std::vector<Pending*>& group, uint32_t number);
+  // Applies and commits `group` in one transaction, filling `results`. False, with nothing
+  // applied, when a batch without a savepoint of its own failed.
+  bool ApplyGroup(std::vector<Pending*>& group,
+                  std::vector<std::optional<Result<CommitResult>>>& results,
+                  bool savepoint_every_batch);
+  Result<CommitResult> ApplyBatch(const Pending& pending);
 
   Status Apply(const mutation::CreateUpload& m);
   Status Apply(const mutation::UpdateUpload& m);
@@ -560,7 +623,7 @@ class SqliteMetadataStore::Impl {
   Status Apply(const mutation::InsertArtifact& m);
   Status Apply(const mutation::UpdateArtifact& m);
   Status Apply(const mutation::DeleteDataKey& m);
-  Status Apply(const mutation::AppendAudit& m, CommitResult& result);
+  Status Apply(const mutation::AppendAudit& m, const PreparedLeaf& leaf, CommitResult& result);
   Status Apply(const mutation::PutCheckpoint& m);
 
   Result<bool> Exists(const std::string& sql, const std::vector<SqlValue>& params);
@@ -581,9 +644,23 @@ class SqliteMetadataStore::Impl {
   std::condition_variable queue_cv_;
   std::deque<Pending*> queue_;  // SOV_GUARDED_BY(queue_mu_)
   bool stopping_ = false;       // SOV_GUARDED_BY(queue_mu_)
+  uint32_t next_group_ = 1;     // SOV_GUARDED_BY(queue_mu_): the group the queue will form
+  // The number of the last finished group of each parity. Committers wait on their group's
+  // word, so that finishing a group wakes all of its committers with one call (waking them
+  // one by one let each woken thread preempt the writer) and none queued for the next group.
+  std::atomic<uint32_t> finished_[2] = {0, 0};
   std::thread thread_;
   std::atomic<int64_t> groups_{0};
   std::atomic<int64_t> batches_{0};
+
+  // Made odd before a group that may change an artifact starts, and even again after it ends
+  // (before its committers return), so that no reader's snapshot can straddle a change
+  // unnoticed.
+  std::atomic<uint64_t> artifact_generation_{0};
+  std::mutex cache_mu_;
+  uint64_t cache_generation_ = 0;  // SOV_GUARDED_BY(cache_mu_): of every cached record
+  std::map<std::pair<std::string, std::string>, ArtifactRecord>
+      artifact_cache_;  // SOV_GUARDED_BY(cache_mu_), by name and version
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
@@ -601,8 +678,8 @@ SqliteMetadataStore::Impl::~Impl() {
 
 Status SqliteMetadataStore::Impl::Init(const std::string& path) {
   SOV_RETURN_IF_ERROR(CreatePrivateFile(path));
-  SOV_ASSIGN_OR_RETURN(writer_,
-                       Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  SOV_ASSIGN_OR_RETURN(writer_, Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                                 internal::GatheringVfsName()));
   writer_->SetBusyTimeout(options_.busy_timeout_ms);
   {
     // journal_mode answers with the mode in force; anything but "wal" (a file system without
@@ -614,9 +691,12 @@ Status SqliteMetadataStore::Impl::Init(const std::string& path) {
                                 (row ? st.Text(0) : std::string()) + "')");
     }
   }
+  // temp_store = MEMORY keeps each batch's savepoint journal in memory: on disk it is a temp
+  // file opened, written page by page and unlinked in every group (most of the writer's time),
+  // and it would leave copies of pages (data keys included) in /var/tmp.
   SOV_RETURN_IF_ERROR(writer_->Exec(
       "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
-      "PRAGMA journal_size_limit = 67108864;"));
+      "PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY;"));
   SOV_RETURN_IF_ERROR(Migrate(path));
   SOV_RETURN_IF_ERROR(LoadAuditState());
 
@@ -646,13 +726,13 @@ Status SqliteMetadataStore::Impl::Migrate(const std::string& path) {
                     std::to_string(version));
   }
   for (int64_t v = version; v < known; ++v) {
-    Status st = writer_->Exec("BEGIN IMMEDIATE");
+    Status st = writer_->Run("BEGIN IMMEDIATE");
     if (st.ok()) st = writer_->Exec(migrations[static_cast<size_t>(v)]);
     // user_version lives in the database header, which the transaction covers.
     if (st.ok()) st = writer_->Exec("PRAGMA user_version = " + std::to_string(v + 1));
-    if (st.ok()) st = writer_->Exec("COMMIT");
+    if (st.ok()) st = writer_->Run("COMMIT");
     if (!st.ok()) {
-      if (!writer_->InAutocommit()) (void)writer_->Exec("ROLLBACK");
+      if (!writer_->InAutocommit()) (void)writer_->Run("ROLLBACK");
       return st.WithContext("migrating " + path + " to schema version " + std::to_string(v + 1));
     }
   }
@@ -734,106 +814,164 @@ void SqliteMetadataStore::Impl::ReleaseReader(std::unique_ptr<Connection> c) {
 template <typename T, typename F>
 Result<T> SqliteMetadataStore::Impl::Read(F&& f) {
   std::unique_ptr<Connection> c = AcquireReader();
-  Status begin = c->Exec("BEGIN");
+  Status begin = c->Run("BEGIN");
   if (!begin.ok()) {
     ReleaseReader(std::move(c));
     return begin;
   }
   Result<T> result = f(*c);
   // A read transaction has nothing to keep; ending it releases the snapshot.
-  Status end = c->Exec("COMMIT");
-  if (!end.ok() && !c->InAutocommit()) (void)c->Exec("ROLLBACK");
+  Status end = c->Run("COMMIT");
+  if (!end.ok() && !c->InAutocommit()) (void)c->Run("ROLLBACK");
   ReleaseReader(std::move(c));
   if (result.ok() && !end.ok()) return end;
   return result;
+}
+
+std::optional<ArtifactRecord> SqliteMetadataStore::Impl::CachedArtifact(
+    const std::string& name, const std::string& version, uint64_t generation) {
+  if (generation % 2 != 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_generation_ != generation) return std::nullopt;
+  auto it = artifact_cache_.find({name, version});
+  if (it == artifact_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+void SqliteMetadataStore::Impl::CacheArtifact(const ArtifactRecord& record, uint64_t generation) {
+  // Enough for the artifacts in use; an older generation's records are never valid again.
+  constexpr size_t kMaxCached = 1024;
+  if (generation % 2 != 0) return;
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (generation != artifact_generation()) return;
+  if (cache_generation_ != generation || artifact_cache_.size() >= kMaxCached) {
+    artifact_cache_.clear();
+    cache_generation_ = generation;
+  }
+  artifact_cache_.emplace(std::make_pair(record.spec.name, record.spec.version), record);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The writer
 
 Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
-  Pending pending{std::move(batch), {}};
-  std::future<Result<CommitResult>> done = pending.promise.get_future();
+  Pending pending{std::move(batch), {}, 0, std::nullopt};
+  for (const Mutation& m : pending.batch.mutations) {
+    if (const auto* append = std::get_if<mutation::AppendAudit>(&m)) {
+      pending.leaves.push_back(PrepareLeafData(append->event));
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (stopping_) return Unavailable("the metadata store is shutting down");
+    pending.group = next_group_;
     queue_.push_back(&pending);
   }
   queue_cv_.notify_one();
-  return done.get();
+  std::atomic<uint32_t>& finished = finished_[pending.group % 2];
+  // Group numbers wrap around; a finished number at or after ours means ours is done.
+  for (uint32_t seen = finished.load(std::memory_order_acquire);
+       static_cast<int32_t>(seen - pending.group) < 0;
+       seen = finished.load(std::memory_order_acquire)) {
+    FutexWait(finished, seen);
+  }
+  return std::move(*pending.result);
 }
 
 void SqliteMetadataStore::Impl::WriterLoop() {
   while (true) {
     std::vector<Pending*> group;
+    uint32_t number;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to do
       group.assign(queue_.begin(), queue_.end());
       queue_.clear();
+      number = next_group_++;
     }
-    RunGroup(group);
+    RunGroup(group, number);
   }
 }
 
-void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group) {
+void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t number) {
   std::vector<std::optional<Result<CommitResult>>> results(group.size());
-  auto finish = [&] {
-    groups_.fetch_add(1);
-    batches_.fetch_add(static_cast<int64_t>(group.size()));
-    for (size_t i = 0; i < group.size(); ++i) group[i]->promise.set_value(std::move(*results[i]));
-  };
+  const bool changes_artifacts = std::any_of(
+      group.begin(), group.end(), [](const Pending* p) { return MayChangeArtifacts(p->batch); });
+  if (changes_artifacts) artifact_generation_.fetch_add(1);  // odd: uncacheable meanwhile
+  // With a savepoint around every batch, ApplyGroup always settles the whole group.
+  if (!ApplyGroup(group, results, /*savepoint_every_batch=*/false)) {
+    (void)ApplyGroup(group, results, /*savepoint_every_batch=*/true);
+  }
+  if (changes_artifacts) artifact_generation_.fetch_add(1);
+  groups_.fetch_add(1);
+  batches_.fetch_add(static_cast<int64_t>(group.size()));
+  for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(*results[i]);
+  finished_[number % 2].store(number, std::memory_order_release);
+  FutexWakeAll(finished_[number % 2]);
+}
+
+bool SqliteMetadataStore::Impl::ApplyGroup(
+    std::vector<Pending*>& group, std::vector<std::optional<Result<CommitResult>>>& results,
+    bool savepoint_every_batch) {
   auto fail_all = [&](const Status& st, std::string_view context) {
     for (auto& r : results) {
       if (!r.has_value() || r->ok()) r.emplace(st.WithContext(context));
     }
+    return true;
   };
 
+  for (auto& r : results) r.reset();
   const AuditState group_start = audit_;
   shredded_ = false;
-  if (Status begin = writer_->Exec("BEGIN IMMEDIATE"); !begin.ok()) {
-    fail_all(begin, "cannot start the write transaction");
-    return finish();
+  if (Status begin = writer_->Run("BEGIN IMMEDIATE"); !begin.ok()) {
+    return fail_all(begin, "cannot start the write transaction");
   }
 
   for (size_t i = 0; i < group.size(); ++i) {
+    // A savepoint per batch lets a failing batch roll back alone, but costs a copy of every
+    // page the batch touches. Audit appends fail only when the database does (I/O, disk full,
+    // corruption), so they run without one; should one fail, the group runs again with a
+    // savepoint around every batch.
+    const bool savepoint = savepoint_every_batch || !AppendsOnly(group[i]->batch);
     const AuditState before = audit_;
-    Status savepoint = writer_->Exec("SAVEPOINT batch");
+    Status opened = savepoint ? writer_->Run("SAVEPOINT batch") : OkStatus();
     Result<CommitResult> result =
-        savepoint.ok() ? ApplyBatch(group[i]->batch) : Result<CommitResult>(savepoint);
+        opened.ok() ? ApplyBatch(*group[i]) : Result<CommitResult>(opened);
     if (writer_->InAutocommit()) {
       // Some errors (I/O, disk full) make SQLite roll back the whole transaction: every batch
       // of the group so far is gone, and the rest cannot run in it.
       audit_ = group_start;
       Status st = result.ok() ? Internal("the write transaction ended unexpectedly")
                               : result.status();
-      fail_all(st, "the group's transaction was rolled back");
-      return finish();
+      return fail_all(st, "the group's transaction was rolled back");
     }
-    if (result.ok()) {
-      if (Status release = writer_->Exec("RELEASE batch"); !release.ok()) result = release;
+    if (!savepoint && !result.ok()) {
+      (void)writer_->Run("ROLLBACK");
+      audit_ = group_start;
+      return false;
+    }
+    if (savepoint && result.ok()) {
+      if (Status release = writer_->Run("RELEASE batch"); !release.ok()) result = release;
     }
     if (!result.ok()) {
-      Status undo = writer_->Exec("ROLLBACK TO batch");
-      if (undo.ok()) undo = writer_->Exec("RELEASE batch");
+      Status undo = writer_->Run("ROLLBACK TO batch");
+      if (undo.ok()) undo = writer_->Run("RELEASE batch");
       audit_ = before;
       if (!undo.ok()) {
-        if (!writer_->InAutocommit()) (void)writer_->Exec("ROLLBACK");
+        if (!writer_->InAutocommit()) (void)writer_->Run("ROLLBACK");
         audit_ = group_start;
         results[i].emplace(result.status());
-        fail_all(undo, "cannot undo a failed batch");
-        return finish();
+        return fail_all(undo, "cannot undo a failed batch");
       }
     }
     results[i].emplace(std::move(result));
   }
 
-  if (Status commit = writer_->Exec("COMMIT"); !commit.ok()) {
-    if (!writer_->InAutocommit()) (void)writer_->Exec("ROLLBACK");
+  if (Status commit = writer_->Run("COMMIT"); !commit.ok()) {
+    if (!writer_->InAutocommit()) (void)writer_->Run("ROLLBACK");
     audit_ = group_start;
-    fail_all(commit, "commit failed");
-    return finish();
+    return fail_all(commit, "commit failed");
   }
   if (shredded_) {
     // Crypto-shredding: the deleted key's bytes must not linger in the WAL. Best effort and
@@ -843,16 +981,19 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group) {
     (void)writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
     writer_->SetBusyTimeout(options_.busy_timeout_ms);
   }
-  finish();
+  return true;
 }
 
-Result<CommitResult> SqliteMetadataStore::Impl::ApplyBatch(const WriteBatch& batch) {
+Result<CommitResult> SqliteMetadataStore::Impl::ApplyBatch(const Pending& pending) {
   CommitResult result;
   std::vector<const mutation::PutCheckpoint*> checkpoints;
-  for (const Mutation& m : batch.mutations) {
+  size_t leaf = 0;
+  for (const Mutation& m : pending.batch.mutations) {
     Status st = std::visit(
         Overloaded{
-            [&](const mutation::AppendAudit& a) { return Apply(a, result); },
+            [&](const mutation::AppendAudit& a) {
+              return Apply(a, pending.leaves[leaf++], result);
+            },
             [&](const mutation::PutCheckpoint& p) {
               // Checked against the log after every append of the batch.
               checkpoints.push_back(&p);
@@ -1056,13 +1197,14 @@ Status SqliteMetadataStore::Impl::Apply(const mutation::DeleteDataKey& m) {
   return OkStatus();
 }
 
-Status SqliteMetadataStore::Impl::Apply(const mutation::AppendAudit& m, CommitResult& result) {
+Status SqliteMetadataStore::Impl::Apply(const mutation::AppendAudit& m, const PreparedLeaf& leaf,
+                                        CommitResult& result) {
   const AuditEvent& e = m.event;
   const auto index = static_cast<int64_t>(audit_.range.size());
   // Never before the previous entry, so that time order and index order agree even when the
   // wall clock steps back.
   int64_t time_us = std::max(FloorMicros(std::chrono::system_clock::now()), audit_.last_time_us);
-  std::string leaf_data = EncodeLeafData(e, index, FromMicros(time_us), audit_.last_leaf);
+  std::string leaf_data = FinishLeafData(leaf, index, FromMicros(time_us), audit_.last_leaf);
   merkle::Hash leaf_hash = merkle::LeafHash(leaf_data);
 
   std::string tenant_id;
@@ -1096,8 +1238,10 @@ Status SqliteMetadataStore::Impl::Apply(const mutation::AppendAudit& m, CommitRe
   });
   for (const merkle::Node& node : nodes) {
     SOV_ASSIGN_OR_RETURN(
-        Statement st, writer_->Prepare("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)"));
-    st.Bind(1, int64_t{node.level}).Bind(2, static_cast<int64_t>(node.index));
+        Statement st,
+        writer_->Prepare("INSERT INTO audit_nodes (end_idx, level, hash) VALUES (?, ?, ?)"));
+    st.Bind(1, SubtreeEnd(node.level, static_cast<int64_t>(node.index)));
+    st.Bind(2, int64_t{node.level});
     st.BindBlob(3, HashBytes(node.hash));
     SOV_RETURN_IF_ERROR(st.Run());
   }
@@ -1168,12 +1312,19 @@ Result<CommitResult> SqliteMetadataStore::Commit(WriteBatch batch) {
 
 Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifact(
     const std::string& name, const std::string& version) {
-  return First(impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
-    return QueryArtifacts(c,
-                          std::string("SELECT ") + kArtifactColumns +
-                              " FROM artifacts a WHERE a.name = ? AND a.version = ?",
-                          {name, version});
-  }));
+  const uint64_t generation = impl_->artifact_generation();
+  if (std::optional<ArtifactRecord> cached = impl_->CachedArtifact(name, version, generation)) {
+    return cached;
+  }
+  Result<std::optional<ArtifactRecord>> found =
+      First(impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
+        return QueryArtifacts(c,
+                              std::string("SELECT ") + kArtifactColumns +
+                                  " FROM artifacts a WHERE a.name = ? AND a.version = ?",
+                              {name, version});
+      }));
+  if (found.ok() && found->has_value()) impl_->CacheArtifact(**found, generation);
+  return found;
 }
 
 Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifactById(const std::string& id) {

@@ -4,10 +4,16 @@
 // file lacks, each in its own transaction, and refuses a file written by a newer build.
 //
 // One writer thread owns the only write connection and does group commit: it takes every batch
-// queued by concurrent Commit calls, applies each inside its own SAVEPOINT in one BEGIN
-// IMMEDIATE transaction (a failing batch is rolled back alone, its audit appends included), and
-// makes them all durable with one COMMIT (one fsync). Reads use a small pool of read-only
-// connections that run beside the writer (WAL) and each see one consistent snapshot.
+// queued by concurrent Commit calls, applies them in one BEGIN IMMEDIATE transaction, each
+// inside its own SAVEPOINT (a failing batch is rolled back alone, its audit appends included;
+// batches of audit appends alone, which only a failing database can refuse, run without one and
+// make the group run again with savepoints if one fails), and makes them all durable with one
+// COMMIT (one fsync, the WAL frames gathered into few writes: internal/gathering_vfs.h).
+// Committers prepare their audit leaves themselves, so the writer only places them in the log;
+// one system call wakes a whole group's committers. Reads use a small pool of read-only
+// connections that run beside the writer (WAL) and each see one consistent snapshot;
+// FindArtifact's answers are also kept in memory, and not used while or after a group that may
+// change an artifact runs.
 //
 // Audit append times come from the system clock at microsecond precision and never go below the
 // previous entry's, so that index order and time order agree. Thread-safe.

@@ -151,9 +151,10 @@ std::string Statement::Blob(int column) const {
   return std::string(static_cast<const char*>(blob), static_cast<size_t>(size));
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int flags) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int flags,
+                                                     const char* vfs) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     Status st = SqliteStatus(db, rc, "sqlite3_open_v2", path);
     sqlite3_close_v2(db);
@@ -206,6 +207,11 @@ void Connection::Return(sqlite3_stmt* stmt, const std::string& sql) {
   auto it = cache_.find(sql);
   assert(it != cache_.end() && it->second.stmt == stmt);
   if (it != cache_.end()) it->second.in_use = false;
+}
+
+Status Connection::Run(const std::string& sql) {
+  SOV_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+  return st.Run();
 }
 
 Result<int64_t> Connection::QueryInt(const std::string& sql) {

@@ -75,14 +75,19 @@ class Statement {
 
 class Connection {
  public:
-  // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is added).
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags);
+  // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is added) through the VFS
+  // named `vfs` (null: the default).
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int flags,
+                                                  const char* vfs = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Runs SQL text that may hold several statements and returns no rows.
   Status Exec(std::string_view sql);
+  // Runs one statement that returns no rows (BEGIN, COMMIT, SAVEPOINT, ...), prepared once and
+  // cached: Exec parses its text on every call.
+  Status Run(const std::string& sql);
   // Returns the statement for `sql`, prepared once and cached.
   Result<Statement> Prepare(const std::string& sql);
   // Runs a statement that yields one integer (e.g. a PRAGMA or COUNT).

@@ -173,7 +173,23 @@ CREATE TABLE checkpoints (
 );
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kV1};
+// The audit tree's perfect subtrees clustered by where they end, (idx + 1) << level, instead of
+// by level: the nodes one group of appends completes then sit together at the table's end (one
+// or two pages written per group), not one page per level.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE audit_nodes_by_end (
+  end_idx INTEGER NOT NULL CHECK (end_idx > 0),
+  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 63),
+  hash BLOB NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (end_idx, level)
+) WITHOUT ROWID;
+INSERT INTO audit_nodes_by_end (end_idx, level, hash)
+  SELECT (idx + 1) << level, level, hash FROM audit_nodes;
+DROP TABLE audit_nodes;
+ALTER TABLE audit_nodes_by_end RENAME TO audit_nodes;
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Shows that an audit leaf's canonical JSON has exactly the documented keys, sorted and without
-// whitespace, that decisions copy effect/rule/policy into the hashed "decision", that decoding
-// inverts encoding, and that the RFC 3339 helpers it uses (common/time.h) are exact.
+// whitespace, that decisions copy effect/rule/policy into the hashed "decision", that a leaf
+// prepared apart from its position is the same bytes, that decoding inverts encoding, and that
+// the RFC 3339 helpers it uses (common/time.h) are exact.
 #include "registry/audit_entry.h"
 
 #include <gtest/gtest.h>
@@ -126,6 +127,45 @@ TEST(AuditEntryTest, InvalidUtf8IsReplacedNotThrown) {
   e.artifact_name = "bad\xff";
   std::string leaf = EncodeLeafData(e, 0, SystemTime(), LeafHash{});
   EXPECT_NE(leaf.find("bad\xef\xbf\xbd"), std::string::npos);
+}
+
+TEST(AuditEntryTest, PreparedLeafIsTheWholeObjectDumped) {
+  // The leaf assembled from PrepareLeafData's members is byte for byte nlohmann's dump() of the
+  // whole entry, for members sorting into every gap around the position keys.
+  AuditEvent e;
+  e.type = "DECISION";
+  e.request_id = "r-1";
+  e.principal = {{"tenantId", "acme-ml"}, {"credential", "CN=\"q\" \xff"}};
+  e.system_actor = "retention";
+  e.action = "artifact.get";
+  e.artifact_name = "acme-ml/a";
+  e.artifact_digest = "sha256:00";
+  e.effect = "allow";
+  e.rule_id = "r";
+  e.policy_digest = "sha256:11";
+  e.body = {{"decision", {{"reason", "ok"}}},
+            {"details", {{"n", -1}}},
+            {"input", {{"attributes", {{"appendTime", "x"}, {"index", 1}}}}},
+            {"record", "env"},
+            {"stageChange", {{"toStage", "released"}}}};
+  const SystemTime t = At("2026-11-29T17:26:18.5Z");
+  nlohmann::json whole = e.body;
+  whole["decision"].update({{"effect", "allow"}, {"ruleId", "r"}, {"policyDigest", "sha256:11"}});
+  whole.update({{"index", 12345},
+                {"appendTime", "2026-11-29T17:26:18.500000Z"},
+                {"previousLeafHash", Repeat("cd", 32)},
+                {"type", "DECISION"},
+                {"requestId", "r-1"},
+                {"principal", e.principal},
+                {"systemActor", "retention"},
+                {"action", "artifact.get"},
+                {"artifact", {{"name", "acme-ml/a"}, {"digest", "sha256:00"}}}});
+  const std::string want =
+      whole.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  PreparedLeaf leaf = PrepareLeafData(e);
+  for (const std::string& members : leaf.members) EXPECT_FALSE(members.empty());
+  EXPECT_EQ(FinishLeafData(leaf, 12345, t, Filled(0xcd)), want);
+  EXPECT_EQ(EncodeLeafData(e, 12345, t, Filled(0xcd)), want);
 }
 
 TEST(AuditEntryTest, DecodeInvertsEncode) {

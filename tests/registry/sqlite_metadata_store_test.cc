@@ -1,7 +1,9 @@
 // Shows that SqliteMetadataStore keeps every record field, enforces each mutation's rules
-// (version taken, revisions, open uploads), filters and pages artifacts, and keeps a gapless,
-// chained audit log whose stored subtree hashes and roots match the RFC 6962 tree, also under
-// concurrent group commit, across a failed batch merged with good ones, and across reopening.
+// (version taken, revisions, open uploads), filters and pages artifacts, never answers from
+// memory what a committed change made stale, and keeps a gapless, chained audit log whose
+// stored subtree hashes and roots match the RFC 6962 tree, also under concurrent group commit,
+// across a failed batch merged with good ones (audit-only ones too), and across reopening and
+// the migration from schema 1.
 #include "registry/sqlite_metadata_store.h"
 
 #include <gtest/gtest.h>
@@ -419,6 +421,40 @@ TEST_F(SqliteMetadataStoreTest, ArtifactUpdatesAndRevisions) {
             StatusCode::kNotFound);
 }
 
+TEST_F(SqliteMetadataStoreTest, FindArtifactSeesEveryCommittedChange) {
+  // FindArtifact's answers are kept in memory, but never outlive a change: after each update
+  // commits, the updater and concurrent readers see it (readers never go back in revisions),
+  // while audit appends leave the kept answer in place.
+  Insert(Artifact("a1", "acme/c", "1.0.0"));
+  EXPECT_EQ(MustFind("acme/c", "1.0.0").revision, 1);
+  MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("DECISION")}));
+  EXPECT_EQ(MustFind("acme/c", "1.0.0").revision, 1);
+
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      int64_t last = 0;
+      while (!done.load()) {
+        ArtifactRecord r = MustFind("acme/c", "1.0.0");
+        EXPECT_GE(r.revision, last);
+        last = r.revision;
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    ArtifactRecord current = MustFind("acme/c", "1.0.0");
+    ASSERT_EQ(current.revision, i + 1);
+    current.release_requested = i % 2 == 0;
+    MustCommit(WriteBatch()
+                   .Add(mutation::UpdateArtifact{current})
+                   .Add(mutation::AppendAudit{Event("STAGE_CHANGE")}));
+  }
+  done = true;
+  for (auto& th : readers) th.join();
+  EXPECT_EQ(MustFind("acme/c", "1.0.0").revision, 51);
+}
+
 TEST_F(SqliteMetadataStoreTest, BatchIsAllOrNothing) {
   // A batch whose last mutation fails leaves nothing of its earlier ones, audit included.
   Insert(Artifact("a1", "acme/d", "1.0.0"));
@@ -712,6 +748,67 @@ TEST_F(SqliteMetadataStoreTest, FailedBatchInAGroupLeavesOthersCommitted) {
               bad.load(), static_cast<long long>(stats.groups));
 }
 
+TEST_F(SqliteMetadataStoreTest, FailedAppendOnlyBatchInAGroupFailsAlone) {
+  // Append-only batches run without a savepoint of their own; when one fails anyway (here a
+  // trigger refuses type POISON), it fails alone and the rest of its group still commits.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TRIGGER poison BEFORE INSERT ON audit_entries "
+                           "WHEN NEW.type = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison'); END",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 25;
+  std::atomic<int> good{0};
+  std::mutex mu;
+  std::set<std::string> good_requests;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string tag = std::to_string(t) + "-" + std::to_string(i);
+        bool fail = (t + i) % 5 == 0;
+        AuditEvent first = Event("DECISION");
+        first.request_id = "first-" + tag;
+        AuditEvent second = Event(fail ? "POISON" : "DECISION");
+        second.request_id = "second-" + tag;
+        auto result = store_->Commit(WriteBatch()
+                                         .Add(mutation::AppendAudit{first})
+                                         .Add(mutation::AppendAudit{second}));
+        if (fail) {
+          EXPECT_FALSE(result.ok());
+          continue;
+        }
+        ASSERT_TRUE(result.ok()) << result.status().ToString();
+        ++good;
+        std::lock_guard<std::mutex> lock(mu);
+        good_requests.insert("first-" + tag);
+        good_requests.insert("second-" + tag);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  auto size = store_->AuditSize();
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(*size, 2 * good.load());
+  auto records = store_->ReadAudit(0, *size);
+  ASSERT_TRUE(records.ok());
+  std::set<std::string> seen;
+  for (const AuditRecord& r : *records) {
+    auto e = DecodeLeafData(r.leaf_data, nullptr, nullptr, nullptr);
+    ASSERT_TRUE(e.ok());
+    seen.insert(e->request_id);
+  }
+  EXPECT_EQ(seen, good_requests);
+  CommitResult last = MustCommit(WriteBatch());
+  ExpectConsistentLog(last.root);
+}
+
 TEST_F(SqliteMetadataStoreTest, CommitResultRootMatchesLeaves) {
   // After each batch, the reported size and root are those of the leaves so far.
   std::vector<merkle::Hash> leaves;
@@ -737,6 +834,42 @@ TEST_F(SqliteMetadataStoreTest, ReopenRestoresTheLog) {
   CommitResult grown = MustCommit(WriteBatch());
   EXPECT_EQ(grown.tree_size, 19);
   ExpectConsistentLog(grown.root);
+}
+
+TEST_F(SqliteMetadataStoreTest, SchemaV1AuditTreeIsMigrated) {
+  // A log written with schema 1 (subtree hashes keyed by level and index) opens, verifies
+  // against its checkpoint and keeps growing after the migration to the current schema.
+  for (int i = 0; i < 21; ++i) MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("X")}));
+  CommitResult before = MustCommit(WriteBatch());
+  CheckpointRecord cp;
+  cp.tree_size = before.tree_size;
+  cp.root = before.root;
+  cp.time = T(1700000000);
+  cp.envelope = "{}";
+  MustCommit(WriteBatch().Add(mutation::PutCheckpoint{cp}));
+  store_.reset();
+  {
+    // Back to schema 1's layout, as a file written by an older build has it.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE v1_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
+                           "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+                           "INSERT INTO v1_nodes SELECT level, (end_idx >> level) - 1, hash "
+                           "FROM audit_nodes;"
+                           "DROP TABLE audit_nodes; ALTER TABLE v1_nodes RENAME TO audit_nodes;"
+                           "PRAGMA user_version = 1;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Reopen();
+  ASSERT_NE(store_, nullptr);
+  CommitResult after = MustCommit(WriteBatch());
+  EXPECT_EQ(after.tree_size, before.tree_size);
+  EXPECT_EQ(after.root, before.root);
+  for (int i = 0; i < 11; ++i) MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("Y")}));
+  ExpectConsistentLog(MustCommit(WriteBatch()).root);
 }
 
 TEST_F(SqliteMetadataStoreTest, FutureSchemaIsRefused) {
