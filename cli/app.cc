@@ -143,6 +143,9 @@ std::unique_ptr<CLI::App> MakeSovctlApp(CommandLine& cli) {
   AddRegistryCommands(*app, cli);
   AddAuditCommands(*app, cli);
   AddEvalCommands(*app, cli);
+  AddStatusCommand(*app, cli);
+  AddEraseCommand(*app, cli);
+  AddGovernanceCommands(*app, cli);
   AddSigningCommands(*app, cli);
   AddTokenCommands(*app, cli);
   AddPolicyCommands(*app, cli);

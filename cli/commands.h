@@ -40,6 +40,12 @@ void AddRegistryCommands(CLI::App& app, CommandLine& cli);
 void AddAuditCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl eval run` (offline validation benchmarks on local files).
 void AddEvalCommands(CLI::App& app, CommandLine& cli);
+// Adds `sovctl status NAME@VERSION` (stage, report summary, release checks and why).
+void AddStatusCommand(CLI::App& app, CommandLine& cli);
+// Adds `sovctl erase NAME@VERSION --reason ...` (GDPR Art. 17 crypto-shredding, with lineage).
+void AddEraseCommand(CLI::App& app, CommandLine& cli);
+// Adds `sovctl retention plan|sweep` and `sovctl records export`.
+void AddGovernanceCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl token create`.
 void AddTokenCommands(CLI::App& app, CommandLine& cli);
 // Adds `sovctl policy check`, `policy test` and `policy explain` (offline), and `policy impact`

@@ -1,15 +1,26 @@
 // `sovctl eval run MODEL DATASET`: the gateway's validation benchmarks, run offline on local
 // safetensors files, so that an ML team sees before it pushes what a release gate will see.
+// `sovctl eval start|jobs|report`: the gateway's validation jobs (EvaluationService) and the
+// signed reports they write, verified with the pinned registry key before they are shown.
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "cli/artifact_flags.h"
+#include "cli/artifact_output.h"
+#include "cli/artifact_ref.h"
 #include "cli/commands.h"
+#include "cli/evaluation_output.h"
+#include "cli/gateway_connection.h"
 #include "cli/progress.h"
+#include "cli/proto_interop.h"
+#include "cli/registry_calls.h"
+#include "cli/registry_key.h"
 #include "common/file.h"
 #include "crypto/sha256.h"
 #include "gpu-eval/backend.h"
@@ -17,6 +28,7 @@
 #include "gpu-eval/model.h"
 #include "gpu-eval/report.h"
 #include "gpu-eval/suite.h"
+#include "sov/v1/evaluation.grpc.pb.h"
 
 namespace sov::cli {
 namespace {
@@ -177,11 +189,220 @@ int RunEval(CommandLine& cli, const EvalOptions& opts) {
   return kExitOk;
 }
 
+// ---- eval start ----
+
+struct StartOptions {
+  std::string ref;
+  bool report_only = false;
+  std::string backend = "auto";
+  bool wait = false;
+  double wait_seconds = 600;
+};
+
+bool Finished(const v1::ValidationJob& job) {
+  return job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED ||
+         job.state() == v1::JOB_STATE_CANCELLED;
+}
+
+int RunStart(const CommandLine& cli, const StartOptions& opts) {
+  Result<ArtifactRefText> ref = ParseArtifactRef(opts.ref, VersionRule::kRequired);
+  if (!ref.ok()) return ReportUsageError(*cli.err, "eval start", ref.status().message());
+  Result<GatewayConnection> connection = OpenGatewayConnection(cli.connection, cli.env);
+  if (!connection.ok()) return ReportLocalError(*cli.err, connection.status());
+  auto stub = v1::EvaluationService::NewStub(connection->channel());
+  v1::StartValidationRequest request;
+  request.mutable_model()->set_name(ref->name);
+  request.mutable_model()->set_version(ref->version);
+  request.set_report_only(opts.report_only);
+  request.set_backend(*ParseEnumFlag<v1::Backend>("--backend", opts.backend));  // checked by CLI11
+  v1::StartValidationResponse response;
+  Status st = CallGateway([&](grpc::ClientContext& context) {
+    connection->PrepareCall(context);
+    response.Clear();
+    return stub->StartValidation(&context, request, &response);
+  });
+  if (!st.ok()) return ReportLocalError(*cli.err, st);
+  v1::ValidationJob job = response.job();
+
+  if (opts.wait) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(opts.wait_seconds * 1e3));
+    while (!Finished(job)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return ReportLocalError(*cli.err, "validation job " + job.job_id() + " is still " +
+                                              EnumFlagName(job.state()) + " after " +
+                                              Fixed(opts.wait_seconds, 0) +
+                                              " s; follow it with `sovctl eval jobs " +
+                                              ref->ToString() + "`");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      v1::GetValidationJobRequest get;
+      get.set_job_id(job.job_id());
+      v1::GetValidationJobResponse got;
+      st = CallGateway(
+          [&](grpc::ClientContext& context) {
+            connection->PrepareCall(context);
+            got.Clear();
+            return stub->GetValidationJob(&context, get, &got);
+          },
+          kMaxRetries);
+      if (!st.ok()) return ReportLocalError(*cli.err, st);
+      job = got.job();
+    }
+  }
+  if (cli.output == OutputFormat::kJson) {
+    WriteJson(*cli.out, {{"job", ProtoToJson(job)}});
+  } else {
+    *cli.out << FormatKeyValues(JobDetails(job));
+  }
+  if (opts.wait && job.state() == v1::JOB_STATE_FAILED) {
+    return ReportLocalError(*cli.err, "validation job " + job.job_id() + " failed: " + job.error());
+  }
+  return kExitOk;
+}
+
+// ---- eval jobs ----
+
+struct JobsOptions {
+  std::string what;
+  std::vector<std::string> states;
+  int page_size = 0;
+};
+
+int RunJobs(const CommandLine& cli, const JobsOptions& opts) {
+  v1::ListValidationJobsRequest request;
+  if (!opts.what.empty()) {
+    Result<ArtifactRefText> ref = ParseArtifactRef(opts.what, VersionRule::kOptional);
+    if (!ref.ok()) return ReportUsageError(*cli.err, "eval jobs", ref.status().message());
+    request.mutable_model()->set_name(ref->name);
+    request.mutable_model()->set_version(ref->version);
+  }
+  for (const std::string& text : opts.states) {
+    Result<v1::JobState> state = ParseEnumFlag<v1::JobState>("--state", text);
+    if (!state.ok()) return ReportUsageError(*cli.err, "eval jobs", state.status().message());
+    request.add_states(*state);
+  }
+  request.set_page_size(opts.page_size);
+  Result<GatewayConnection> connection = OpenGatewayConnection(cli.connection, cli.env);
+  if (!connection.ok()) return ReportLocalError(*cli.err, connection.status());
+  auto stub = v1::EvaluationService::NewStub(connection->channel());
+  std::vector<v1::ValidationJob> jobs;
+  for (;;) {
+    v1::ListValidationJobsResponse response;
+    Status st = CallGateway([&](grpc::ClientContext& context) {
+      connection->PrepareCall(context);
+      response.Clear();
+      return stub->ListValidationJobs(&context, request, &response);
+    });
+    if (!st.ok()) return ReportLocalError(*cli.err, st);
+    for (const v1::ValidationJob& job : response.jobs()) jobs.push_back(job);
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  if (cli.output == OutputFormat::kJson) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const v1::ValidationJob& job : jobs) list.push_back(ProtoToJson(job));
+    WriteJson(*cli.out, {{"jobs", std::move(list)}});
+    return kExitOk;
+  }
+  if (jobs.empty()) {
+    *cli.err << "sovctl: no validation jobs found\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::ValidationJob& job : jobs) rows.push_back(JobTableRow(job));
+  *cli.out << FormatTable(JobTableHeader(), rows);
+  return kExitOk;
+}
+
+// ---- eval report ----
+
+struct ReportOptions {
+  std::string ref;
+  std::string job;
+  std::string out_file;
+  std::vector<std::string> registry_keys;
+  bool trust_server_key = false;
+};
+
+int RunReport(const CommandLine& cli, const ReportOptions& opts) {
+  v1::GetReportRequest request;
+  std::string model_digest;
+  if (!opts.job.empty()) {
+    if (!opts.ref.empty()) {
+      return ReportUsageError(*cli.err, "eval report", "give NAME@VERSION or --job, not both");
+    }
+    request.set_job_id(opts.job);
+  } else {
+    if (opts.ref.empty()) {
+      return ReportUsageError(*cli.err, "eval report", "NAME@VERSION or --job JOB is required");
+    }
+    Result<ArtifactRefText> ref = ParseArtifactRef(opts.ref, VersionRule::kRequired);
+    if (!ref.ok()) return ReportUsageError(*cli.err, "eval report", ref.status().message());
+    request.mutable_model()->set_name(ref->name);
+    request.mutable_model()->set_version(ref->version);
+  }
+  Result<GatewayConnection> connection = OpenGatewayConnection(cli.connection, cli.env);
+  if (!connection.ok()) return ReportLocalError(*cli.err, connection.status());
+  Result<TrustedRegistryKeys> keys =
+      ObtainRegistryKeys(opts.registry_keys, opts.trust_server_key, cli.connection, cli.env,
+                         &*connection, *cli.err);
+  if (!keys.ok()) return ReportLocalError(*cli.err, keys.status());
+  if (request.has_model()) {
+    // The report must be about the model's digest as the registry records it.
+    Result<v1::GetArtifactResponse> model = GetArtifact(*connection, request.model());
+    if (!model.ok()) return ReportLocalError(*cli.err, model.status());
+    model_digest = model->artifact().digest();
+  }
+  auto stub = v1::EvaluationService::NewStub(connection->channel());
+  v1::GetReportResponse response;
+  Status st = CallGateway([&](grpc::ClientContext& context) {
+    connection->PrepareCall(context);
+    response.Clear();
+    return stub->GetReport(&context, request, &response);
+  });
+  if (!st.ok()) return ReportLocalError(*cli.err, st);
+
+  ReportVerification verified = VerifyReport(response, model_digest, keys->keys);
+  if (!verified.ok()) {
+    return ReportLocalError(*cli.err, "verification of report " + RefText(response.report_ref()) +
+                                          " failed: " + verified.FirstFailure() +
+                                          "; nothing of it is shown");
+  }
+  const nlohmann::json& predicate = verified.statement->predicate;
+  if (!opts.out_file.empty()) {
+    const std::string envelope = ToCryptoEnvelope(response.envelope()).ToJson() + "\n";
+    if (Status s = WriteFileAtomic(opts.out_file, envelope, 0644); !s.ok()) {
+      return ReportLocalError(*cli.err, s);
+    }
+  }
+  if (cli.output == OutputFormat::kJson) {
+    nlohmann::ordered_json doc;
+    doc["verified"] = true;
+    doc["registry_key_ids"] = verified.registry_key_ids;
+    doc["summary"] = ReportSummaryJson(response.report_ref(), predicate);
+    doc["predicate"] = predicate;
+    WriteJson(*cli.out, doc);
+  } else {
+    KeyValues lines = ReportSummary(response.report_ref(), predicate);
+    std::string keys_text;
+    for (const std::string& id : verified.registry_key_ids) {
+      keys_text += (keys_text.empty() ? "" : ", ") + id;
+    }
+    lines.insert(lines.begin() + 1, {"verified", "registry signature " + keys_text});
+    if (!opts.out_file.empty()) lines.emplace_back("written", opts.out_file);
+    *cli.out << FormatKeyValues(lines);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddEvalCommands(CLI::App& app, CommandLine& cli) {
   CLI::App* eval = app.add_subcommand(
-      "eval", "Run the validation benchmarks on a model and dataset, offline.");
+      "eval",
+      "Validation: run the benchmarks offline (run), or queue, list and read the gateway's "
+      "validation jobs and signed reports (start, jobs, report).");
   eval->require_subcommand(1);
 
   auto opts = std::make_shared<EvalOptions>();
@@ -238,6 +459,100 @@ void AddEvalCommands(CLI::App& app, CommandLine& cli) {
       "  sovctl eval run model.safetensors holdout.safetensors --backend cpu --threads 4 \\\n"
       "    --output json > report.json");
   run->callback([&cli, opts] { cli.run = [&cli, opts] { return RunEval(cli, *opts); }; });
+
+  // eval start
+  auto start = std::make_shared<StartOptions>();
+  CLI::App* start_cmd = eval->add_subcommand(
+      "start",
+      "Queue a validation job for a model in the registry. The gateway's workers run the "
+      "benchmarks on the validation datasets the release gates name, sign a report and apply "
+      "the gates: a pending model then becomes released, rejected (a gate failed), or stays "
+      "pending for missing signatures. Pushing a model queues its first job by itself.");
+  start_cmd->add_option("MODEL", start->ref, "NAME@VERSION of a model")->required();
+  start_cmd->add_flag("--report-only", start->report_only,
+                      "Only write a new report (for a model in any stage but erased); the stage "
+                      "does not change");
+  start_cmd->add_option("--backend", start->backend,
+                        "cuda: wait for a worker with a GPU; cpu; auto: CUDA when the worker has "
+                        "a GPU, else the CPU")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->option_text("auto|cpu|cuda [auto]");
+  start_cmd->add_flag("--wait", start->wait, "Wait until the job has finished, then print it");
+  start_cmd->add_option("--wait-seconds", start->wait_seconds, "Give up waiting after S seconds")
+      ->check(CLI::PositiveNumber)
+      ->option_text("S [600]");
+  start_cmd->footer(
+      "Prints the job: id, model, state, worker, datasets, report and gate results once done.\n"
+      "If a job for the same model and mode is already queued or running, that one is shown.\n"
+      "Exit 1 when the gateway refuses (the model is not pending: use --report-only; a\n"
+      "validation dataset the gates need is missing: the message names the gate's FILE:LINE),\n"
+      "or with --wait when the job failed. With --output json: {\"job\": <ValidationJob>}.\n"
+      "\n"
+      "Examples:\n"
+      "  sovctl eval start acme-ml/fraud/classifier@1.4.0 --wait\n"
+      "  sovctl eval start acme-ml/fraud/classifier@1.3.0 --report-only --backend cuda");
+  start_cmd->callback(
+      [&cli, start] { cli.run = [&cli, start] { return RunStart(cli, *start); }; });
+
+  // eval jobs
+  auto jobs = std::make_shared<JobsOptions>();
+  CLI::App* jobs_cmd = eval->add_subcommand(
+      "jobs",
+      "List validation jobs, newest first: all you may see, those of one model name, or of one "
+      "version. Every page is followed.");
+  jobs_cmd->add_option("MODEL", jobs->what, "NAME (every version) or NAME@VERSION");
+  jobs_cmd->add_option("--state", jobs->states, "Only jobs in these states; repeatable")
+      ->check(CLI::IsMember(EnumFlagNames<v1::JobState>()))
+      ->allow_extra_args(false)
+      ->option_text("queued|running|succeeded|failed|cancelled");
+  jobs_cmd->add_option("--page-size", jobs->page_size, "Jobs per call (1 to 1000) [100]")
+      ->check(CLI::Range(1, 1000))
+      ->option_text("N");
+  jobs_cmd->footer(
+      "Prints a table: JOB MODEL STATE ATTEMPT BACKEND OUTCOME CREATED. ATTEMPT above 1 means a\n"
+      "worker died while running it and another took it over; OUTCOME is the model's stage\n"
+      "after the job (\"report only\" for --report-only jobs). With --output json:\n"
+      "{\"jobs\": [<ValidationJob>...]} in proto3 JSON.\n"
+      "\n"
+      "Examples:\n"
+      "  sovctl eval jobs\n"
+      "  sovctl eval jobs acme-ml/fraud/classifier --state running --state queued");
+  jobs_cmd->callback([&cli, jobs] { cli.run = [&cli, jobs] { return RunJobs(cli, *jobs); }; });
+
+  // eval report
+  auto report = std::make_shared<ReportOptions>();
+  CLI::App* report_cmd = eval->add_subcommand(
+      "report",
+      "Fetch a model's latest signed evaluation report (or a job's), verify it with the pinned "
+      "registry key, and print it. The report is an in-toto Statement about the model's digest "
+      "in a DSSE envelope signed by the registry; nothing of it is shown unless it verifies.");
+  report_cmd->add_option("MODEL", report->ref, "NAME@VERSION of a model");
+  report_cmd->add_option("--job", report->job, "The report a validation job wrote, instead")
+      ->option_text("JOB");
+  report_cmd->add_option("-o,--out", report->out_file,
+                         "Also write the signed envelope (DSSE JSON) to FILE, for "
+                         "`sovctl verify-blob` or an auditor")
+      ->option_text("FILE");
+  report_cmd->add_option("--registry-key", report->registry_keys,
+                         "The registry's public key (PEM) [env: SOV_REGISTRY_KEY; config: "
+                         "registry_key]; repeat for rotated keys")
+      ->allow_extra_args(false)
+      ->option_text("FILE");
+  report_cmd->add_flag("--trust-server-key", report->trust_server_key,
+                       "With no registry key configured, trust the one the gateway lists (warns)");
+  report_cmd->footer(
+      "Prints the report, the key that signed it, the model and job, per dataset the accuracy,\n"
+      "macro-F1 and sample count, and every release gate condition as `gate: OUTCOME GATE:\n"
+      "CONDITION (observed VALUE) at FILE:LINE`. Exit 1 when the report does not verify (bad\n"
+      "signature, not an evaluation report, or not about the model's digest). With --output\n"
+      "json: {\"verified\", \"registry_key_ids\", \"summary\", \"predicate\"}; the predicate is the\n"
+      "signed report itself (docs/models.md).\n"
+      "\n"
+      "Examples:\n"
+      "  sovctl eval report acme-ml/fraud/classifier@1.4.0\n"
+      "  sovctl eval report acme-ml/fraud/classifier@1.4.0 -o report.dsse.json --output json");
+  report_cmd->callback(
+      [&cli, report] { cli.run = [&cli, report] { return RunReport(cli, *report); }; });
 }
 
 }  // namespace sov::cli

@@ -140,6 +140,67 @@ Status ReadAudit(MapReader& root, ServerConfig& config) {
   return section.CheckNoUnknownKeys({"origin", "checkpoint_interval"});
 }
 
+Status ReadValidation(MapReader& root, ServerConfig& config) {
+  if (!root.Has("validation")) return OkStatus();
+  SOV_ASSIGN_OR_RETURN(MapReader section,
+                       MapReader::Create(config.file, root.Get("validation"), "validation"));
+  SOV_ASSIGN_OR_RETURN(auto workers, section.OptionalString("workers"));
+  if (workers.has_value()) {
+    int64_t value = -1;
+    bool ok = !workers->empty() && workers->size() <= 4;
+    for (char c : *workers) ok = ok && c >= '0' && c <= '9';
+    if (ok) value = std::stoll(*workers);
+    if (!ok || value > 256) {
+      return section.ErrorFor("workers", "'" + *workers + "' is not a whole number from 0 to 256");
+    }
+    config.validation.workers = static_cast<int>(value);
+  }
+  SOV_ASSIGN_OR_RETURN(auto backend, section.OptionalString("backend"));
+  if (backend.has_value()) {
+    if (*backend != "auto" && *backend != "cpu" && *backend != "cuda") {
+      return section.ErrorFor("backend", "'" + *backend + "' is not one of auto, cpu, cuda");
+    }
+    config.validation.backend = *backend;
+  }
+  SOV_ASSIGN_OR_RETURN(auto lease, section.OptionalString("lease"));
+  if (lease.has_value()) {
+    Result<int64_t> ms = ParseDurationMs(*lease);
+    if (!ms.ok() || *ms < 5000) {
+      return section.ErrorFor("lease", ms.ok() ? "must be at least 5s" : ms.status().message());
+    }
+    config.validation.lease_seconds = *ms / 1000;
+  }
+  SOV_ASSIGN_OR_RETURN(auto external, section.OptionalString("external_workers"));
+  if (external.has_value()) {
+    if (*external != "true" && *external != "false") {
+      return section.ErrorFor("external_workers", "'" + *external + "' is not true or false");
+    }
+    config.validation.external_workers = *external == "true";
+  }
+  return section.CheckNoUnknownKeys({"workers", "backend", "lease", "external_workers"});
+}
+
+Status ReadRetention(MapReader& root, ServerConfig& config) {
+  if (!root.Has("retention")) return OkStatus();
+  SOV_ASSIGN_OR_RETURN(MapReader section,
+                       MapReader::Create(config.file, root.Get("retention"), "retention"));
+  SOV_ASSIGN_OR_RETURN(auto interval, section.OptionalString("sweep_interval"));
+  if (interval.has_value()) {
+    if (*interval == "0") {
+      config.retention.sweep_interval_ms = 0;
+    } else {
+      Result<int64_t> ms = ParseDurationMs(*interval);
+      if (!ms.ok() || (*ms != 0 && *ms < 1000)) {
+        return section.ErrorFor("sweep_interval",
+                                ms.ok() ? "must be at least 1s, or 0 to disable the background sweep"
+                                        : ms.status().message() + "; 0 disables the background sweep");
+      }
+      config.retention.sweep_interval_ms = *ms;
+    }
+  }
+  return section.CheckNoUnknownKeys({"sweep_interval"});
+}
+
 }  // namespace
 
 Status ServerConfig::ErrorAt(std::string_view key, const Status& status) const {
@@ -178,9 +239,12 @@ Result<ServerConfig> ParseServerConfig(std::string_view text, const std::string&
   SOV_ASSIGN_OR_RETURN(config.policy, ReadPath(reader, "policy", base_dir, config));
   SOV_RETURN_IF_ERROR(ReadRegistry(reader, base_dir, config));
   SOV_RETURN_IF_ERROR(ReadAudit(reader, config));
+  SOV_RETURN_IF_ERROR(ReadValidation(reader, config));
+  SOV_RETURN_IF_ERROR(ReadRetention(reader, config));
   SOV_RETURN_IF_ERROR(reader.CheckNoUnknownKeys({"listen", "data_dir", "tls", "master_key",
                                                  "signing_key", "storage", "tenants", "policy",
-                                                 "registry", "audit"}));
+                                                 "registry", "audit", "validation",
+                                                 "retention"}));
   return config;
 }
 

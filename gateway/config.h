@@ -45,6 +45,23 @@ struct AuditSettings {
   int64_t checkpoint_interval_ms = 1000;   // checkpoint_interval, e.g. "1s", "500ms"
 };
 
+// Validation workers (`validation:` section; every key optional).
+struct ValidationSettings {
+  int workers = 1;                 // threads in this gateway; 0: it runs none
+  std::string backend = "auto";    // auto | cpu | cuda
+  int64_t lease_seconds = 60;      // lease, e.g. "60s": a silent worker's job is taken again
+  // `sovd eval-worker` processes share this data directory: the gateway then reads artifact
+  // records from the database every time (their stage changes come from another process).
+  bool external_workers = false;
+};
+
+// The retention sweeper (`retention:` section; every key optional).
+struct RetentionSettings {
+  // sweep_interval, e.g. "1h", "15m"; 0 disables the background sweep (SweepRetention still
+  // runs one on request).
+  int64_t sweep_interval_ms = 3'600'000;
+};
+
 struct ServerConfig {
   std::string file;  // the config file, as given
   ListenAddress listen;
@@ -57,6 +74,8 @@ struct ServerConfig {
   std::string policy;
   RegistryLimits registry;
   AuditSettings audit;
+  ValidationSettings validation;
+  RetentionSettings retention;
 
   // "FILE:LINE:COLUMN" of each setting's value, keyed by its name ("tls.cert",
   // "storage[1].path"), so that problems found later point at the line that caused them.

@@ -155,8 +155,11 @@ Status GatewayServer::OpenRegistry(const ServerConfig& config,
     return config.ErrorAt("data_dir", FailedPrecondition("another sovd is using " + config.data_dir +
                                                          " (it holds " + lock_path + ")"));
   }
+  registry::SqliteMetadataStore::Options store_options;
+  // Eval-workers in other processes change artifact records: read them from the file each time.
+  store_options.cache_artifacts = !config.validation.external_workers;
   Result<std::unique_ptr<registry::SqliteMetadataStore>> store =
-      registry::SqliteMetadataStore::Open(config.registry.database);
+      registry::SqliteMetadataStore::Open(config.registry.database, store_options);
   if (!store.ok()) return config.ErrorAt("registry.database", store.status());
   std::shared_ptr<registry::MetadataStore> metadata = std::move(*store);
   std::vector<registry::LocalBlobLocation> directories;
@@ -235,6 +238,10 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   gateway->registry_service_ =
       std::make_unique<RegistryService>(gateway->guard_, gateway->registry_, tenants);
   gateway->audit_service_ = std::make_unique<AuditService>(gateway->guard_, gateway->audit_);
+  gateway->governance_service_ = std::make_unique<GovernanceService>(
+      gateway->guard_, gateway->registry_, tenants);
+  gateway->evaluation_service_ =
+      std::make_unique<EvaluationService>(gateway->guard_, gateway->registry_);
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (tls.has_value()) {
@@ -266,6 +273,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   builder.RegisterService(gateway->identity_service_.get());
   builder.RegisterService(gateway->registry_service_.get());
   builder.RegisterService(gateway->audit_service_.get());
+  builder.RegisterService(gateway->governance_service_.get());
+  builder.RegisterService(gateway->evaluation_service_.get());
   gateway->server_ = builder.BuildAndStart();
   if (gateway->server_ == nullptr || port == 0) {
     if (gateway->server_ != nullptr) gateway->server_->Shutdown();
@@ -310,9 +319,34 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
       }
     });
   }
+  if (config.validation.workers > 0) {
+    ValidationWorkerOptions workers;
+    workers.workers = config.validation.workers;
+    workers.backend = config.validation.backend;
+    workers.lease = std::chrono::seconds(config.validation.lease_seconds);
+    gateway->validation_workers_ = std::make_unique<ValidationWorkerPool>(
+        gateway->registry_, gateway->policy_store_, tenants, gateway->signing_key_, workers);
+    Status started = gateway->validation_workers_->Start();
+    if (!started.ok()) {
+      gateway->Shutdown(std::chrono::system_clock::now());
+      return config.ErrorAt("validation.backend", started);
+    }
+  }
   if (options.policy_poll_interval.count() > 0) {
     gateway->policy_watcher_ = std::make_unique<PolicyFileWatcher>(
         *gateway->policy_store_, options.policy_poll_interval);
+  }
+  if (config.retention.sweep_interval_ms > 0) {
+    std::weak_ptr<PolicyStore> policies = gateway->policy_store_;
+    std::shared_ptr<const policy::Policy> initial = in_force;
+    gateway->retention_sweeper_ = std::make_unique<RetentionSweeper>(
+        gateway->registry_,
+        [policies, initial] {
+          std::shared_ptr<PolicyStore> store = policies.lock();
+          return store != nullptr ? store->Current() : initial;
+        },
+        std::chrono::milliseconds(config.retention.sweep_interval_ms));
+    gateway->retention_sweeper_->Start();
   }
   LogEvent(*ModuleLogger("registry"), spdlog::level::info, "registry opened",
            {{"database", config.registry.database},
@@ -345,6 +379,10 @@ GatewayServer::~GatewayServer() {
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   std::call_once(shutdown_once_, [&] {
     if (policy_watcher_ != nullptr) policy_watcher_->Stop();
+    // A job interrupted here is taken again by a worker once its lease has expired.
+    if (validation_workers_ != nullptr) validation_workers_->Stop();
+    // A sweep in progress stops after its current item; the next start goes on from there.
+    if (retention_sweeper_ != nullptr) retention_sweeper_->Stop();
     // Open audit tails end with UNAVAILABLE (and where to resume) instead of holding the grace.
     if (audit_service_ != nullptr) audit_service_->Stop();
     if (server_ != nullptr) server_->Shutdown(deadline);

@@ -1,8 +1,8 @@
 // GatewayServer: sovd's running gRPC server. Start loads everything the config names (TLS
 // files, master key, registry signing key, tenants, the policy), creates the storage
 // directories, opens the registry (metadata store, blob store, audit log; recovering from a
-// crash), and serves IdentityService, RegistryService, AuditService, grpc.health.v1 and server
-// reflection on the configured address: over mTLS with the TenantAuthProcessor guarding every call, or, with
+// crash), and serves IdentityService, RegistryService, AuditService, GovernanceService,
+// EvaluationService, grpc.health.v1 and server reflection on the configured address: over mTLS with the TenantAuthProcessor guarding every call, or, with
 // insecure_loopback, in plaintext on a loopback address with bearer tokens only. Every sov.v1
 // call is decided by the policy in force (CallGuard); the policy is reloaded through
 // policy_store() (SIGHUP) and, unless disabled, whenever its file changes (PolicyFileWatcher).
@@ -24,10 +24,14 @@
 #include "gateway/call_guard.h"
 #include "gateway/config.h"
 #include "gateway/audit_service.h"
+#include "gateway/evaluation_service.h"
+#include "gateway/governance_service.h"
 #include "gateway/identity_service.h"
 #include "gateway/registry_service.h"
 #include "gateway/policy_store.h"
 #include "gateway/policy_watcher.h"
+#include "gateway/validation_worker.h"
+#include "gateway/retention.h"
 
 namespace sov::gateway {
 
@@ -89,7 +93,13 @@ class GatewayServer {
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<RegistryService> registry_service_;
   std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<GovernanceService> governance_service_;
+  std::unique_ptr<EvaluationService> evaluation_service_;
+  // Applies the policy's retention every retention.sweep_interval (none when 0).
+  std::unique_ptr<RetentionSweeper> retention_sweeper_;
   std::unique_ptr<grpc::Server> server_;
+  // Runs validation jobs (config `validation.workers`); null when the gateway runs none.
+  std::unique_ptr<ValidationWorkerPool> validation_workers_;
   std::once_flag shutdown_once_;
   int data_lock_fd_ = -1;  // flock on DATA_DIR/sovd.lock, held while the gateway lives
   int recovered_objects_ = 0;

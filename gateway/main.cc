@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
       "shuts down gracefully on SIGTERM or SIGINT (exit 0). It reloads the policy file on\n"
       "SIGHUP and when the file changes; a bad file is refused and the policy in force stays.\n"
       "Exit 1: it could not start (the error line says which file and key; a bad policy is\n"
-      "one FILE:LINE:COL line per error); exit 2: bad flags.",
+      "one FILE:LINE:COL line per error); exit 2: bad flags.\n\n"
+      "Pushed models are validated by the gateway's own workers (config `validation:`), or by\n"
+      "`sovd eval-worker --config FILE` processes on GPU machines that share its data directory\n"
+      "(see sovd eval-worker --help).",
       "sovd");
   app.get_formatter()->column_width(34);
 
@@ -60,6 +63,45 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sovd ") + SOV_VERSION);
   config_opt->excludes(dev_opt);
 
+  sov::gateway::EvalWorkerOptions eval_options;
+  std::string eval_log_format = "text";
+  std::string eval_log_level = "info";
+  int eval_workers = 0;
+  std::string eval_backend;
+  bool eval_no_policy_watch = false;
+  CLI::App* eval = app.add_subcommand(
+      "eval-worker",
+      "Run validation workers only (no gRPC listener), e.g. on a GPU machine.\n\n"
+      "An eval-worker opens the same database, blob directories, keys, tenants and policy\n"
+      "as the gateway whose config it is given (the data directory must be shared, and the\n"
+      "gateway's config should set `validation: {external_workers: true}`, with `workers: 0`\n"
+      "if only eval-workers should validate). It takes queued validation jobs, runs the\n"
+      "benchmark suite on CUDA when a device is present (else on the CPU), writes the signed\n"
+      "reports and releases or rejects the models. A job whose worker dies is taken again by\n"
+      "another once its lease expires. It runs until SIGTERM or SIGINT (exit 0) and reloads\n"
+      "the policy on SIGHUP and when the file changes.\n\n"
+      "  sovd eval-worker --config /etc/sovereign/sovd.yaml --workers 2 --backend cuda");
+  eval->add_option("--config", eval_options.config_file, "The gateway's configuration file")
+      ->type_name("FILE")
+      ->required();
+  eval->add_option("--workers", eval_workers,
+                   "Worker threads (default: validation.workers from the config, at least 1)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256));
+  eval->add_option("--backend", eval_backend,
+                   "auto (CUDA when a device is present), cpu or cuda (default: "
+                   "validation.backend from the config)")
+      ->type_name("BACKEND")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  eval->add_flag("--no-policy-watch", eval_no_policy_watch,
+                 "Reload the policy file only on SIGHUP, not when it changes on disk");
+  eval->add_option("--log-format", eval_log_format, "Log format on stderr: text, or json")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
+  eval->add_option("--log-level", eval_log_level, "Least severe level logged")
+      ->type_name("LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -73,6 +115,14 @@ int main(int argc, char** argv) {
     return sov::gateway::kExitUsage;
   }
 
+  if (eval->parsed()) {
+    if (eval_workers > 0) eval_options.workers = eval_workers;
+    if (!eval_backend.empty()) eval_options.backend = eval_backend;
+    eval_options.watch_policy = !eval_no_policy_watch;
+    eval_options.log_format = *sov::gateway::ParseLogFormat(eval_log_format);
+    eval_options.log_level = *sov::gateway::ParseLogLevel(eval_log_level);
+    return sov::gateway::RunEvalWorker(eval_options, signals);
+  }
   if (!config_file.empty()) options.config_file = config_file;
   options.watch_policy = !no_policy_watch;
   if (!data_dir.empty()) options.data_dir = data_dir;

@@ -45,6 +45,30 @@ inline constexpr GuardedMethod kRevokeMethod{"/sov.v1.RegistryService/Revoke", "
 inline constexpr GuardedMethod kListSigningKeysMethod{"/sov.v1.RegistryService/ListSigningKeys",
                                                       "keys.read"};
 inline constexpr GuardedMethod kGetQuotaMethod{"/sov.v1.RegistryService/GetQuota", "quota.read"};
+inline constexpr GuardedMethod kRevokeSigningKeyMethod{"/sov.v1.RegistryService/RevokeSigningKey",
+                                                       "keys.revoke"};
+
+// EvaluationService: decided by the handlers, with the model.
+inline constexpr GuardedMethod kStartValidationMethod{"/sov.v1.EvaluationService/StartValidation",
+                                                      "validation.start", true};
+inline constexpr GuardedMethod kGetValidationJobMethod{
+    "/sov.v1.EvaluationService/GetValidationJob", "validation.read", true};
+inline constexpr GuardedMethod kListValidationJobsMethod{
+    "/sov.v1.EvaluationService/ListValidationJobs", "validation.read", true};
+inline constexpr GuardedMethod kCancelValidationJobMethod{
+    "/sov.v1.EvaluationService/CancelValidationJob", "validation.cancel", true};
+inline constexpr GuardedMethod kGetReportMethod{"/sov.v1.EvaluationService/GetReport",
+                                                "validation.read", true};
+
+// GovernanceService: Erase is decided by its handler, with the artifact; the rest by the guard.
+inline constexpr GuardedMethod kEraseMethod{"/sov.v1.GovernanceService/Erase", "artifact.erase",
+                                            true};
+inline constexpr GuardedMethod kGetRetentionPlanMethod{
+    "/sov.v1.GovernanceService/GetRetentionPlan", "retention.read"};
+inline constexpr GuardedMethod kSweepRetentionMethod{"/sov.v1.GovernanceService/SweepRetention",
+                                                     "retention.sweep"};
+inline constexpr GuardedMethod kExportProcessingRecordsMethod{
+    "/sov.v1.GovernanceService/ExportProcessingRecords", "records.export"};
 
 // AuditService: decided by the guard.
 inline constexpr GuardedMethod kAuditTailMethod{"/sov.v1.AuditService/Tail", "audit.read"};
@@ -64,6 +88,9 @@ inline constexpr std::array kGuardedMethods = {
     kSignMethod,            kReleaseMethod,          kRevokeMethod,
     kListSigningKeysMethod, kGetQuotaMethod,         kAuditTailMethod,
     kAuditQueryMethod,      kGetCheckpointMethod,    kGetInclusionProofMethod,
-    kGetConsistencyProofMethod, kAuditExportMethod};
+    kGetConsistencyProofMethod, kAuditExportMethod,  kRevokeSigningKeyMethod,
+    kStartValidationMethod, kGetValidationJobMethod, kListValidationJobsMethod,
+    kCancelValidationJobMethod, kGetReportMethod,    kEraseMethod,
+    kGetRetentionPlanMethod, kSweepRetentionMethod,  kExportProcessingRecordsMethod};
 
 }  // namespace sov::gateway

@@ -248,9 +248,24 @@ void ArtifactFieldsToProto(const registry::ArtifactRecord& r, sov::v1::Artifact*
     change->set_system_actor(e.system_actor);
     change->set_reason(e.reason);
     change->set_rule_id(e.rule_id);
+    if (!e.rule_location.empty()) *change->mutable_rule_location() = RuleLocationToProto(e.rule_location);
     change->set_audit_index(e.audit_index);
   }
-  out->mutable_release_status()->set_requested(r.release_requested);
+  // A model's validation releases it when the checks are met: a push, or a validation started
+  // for a pending model, asks for its release (docs/models.md).
+  out->mutable_release_status()->set_requested(
+      r.release_requested || (s.kind == registry::Kind::kModel && r.stage == registry::Stage::kValidating));
+  for (const registry::LineageNotice& n : r.lineage_notices) {
+    sov::v1::LineageNotice* notice = out->add_lineage_notices();
+    notice->mutable_erased_ancestor()->set_name(n.erased_name);
+    notice->mutable_erased_ancestor()->set_version(n.erased_version);
+    notice->mutable_erased_ancestor()->set_digest(n.erased_digest);
+    notice->set_action(LineageActionToProto(n.action));
+    notice->set_rule_id(n.rule_id);
+    *notice->mutable_rule_location() = RuleLocationToProto(n.rule_location);
+    *notice->mutable_notice_time() = ToTimestamp(n.time);
+  }
+  if (r.tombstone.has_value()) TombstoneToProto(r, out->mutable_tombstone());
 }
 
 void SetEnvelope(const crypto::DsseEnvelope& envelope, sov::v1::DsseEnvelope* out) {
@@ -326,6 +341,74 @@ void UploadToProto(const registry::UploadRecord& u, sov::v1::Upload* out) {
   out->set_abort_reason(u.abort_reason);
   out->mutable_decision()->set_rule_id(u.decision_rule);
   out->mutable_decision()->set_policy_digest(u.decision_policy);
+}
+
+void TombstoneToProto(const registry::ArtifactRecord& r, sov::v1::Tombstone* out) {
+  if (!r.tombstone.has_value()) return;
+  const registry::Tombstone& t = *r.tombstone;
+  out->mutable_artifact()->set_name(r.spec.name);
+  out->mutable_artifact()->set_version(r.spec.version);
+  out->mutable_artifact()->set_digest(r.digest);
+  out->set_kind(KindToProto(r.spec.kind));
+  out->set_size_bytes(r.size_bytes);
+  if (t.principal.is_object()) {
+    sov::v1::Principal* by = out->mutable_erased_by();
+    auto text = [&t](const char* key) -> std::string {
+      auto it = t.principal.find(key);
+      return it != t.principal.end() && it->is_string() ? it->get<std::string>() : "";
+    };
+    by->set_tenant_id(text("tenantId"));
+    const std::string method = text("authMethod");
+    by->set_auth_method(method == "mtls"           ? sov::v1::AUTH_METHOD_MTLS
+                        : method == "bearer_token" ? sov::v1::AUTH_METHOD_BEARER_TOKEN
+                                                   : sov::v1::AUTH_METHOD_UNSPECIFIED);
+    by->set_credential(text("credential"));
+  } else if (!t.tenant_id.empty()) {
+    out->mutable_erased_by()->set_tenant_id(t.tenant_id);
+  }
+  out->set_system_actor(t.system_actor);
+  *out->mutable_erase_time() = ToTimestamp(t.erase_time);
+  out->set_reason(t.reason);
+  out->set_subject_request_id(t.subject_request_id);
+  out->set_audit_index(t.audit_index);
+}
+
+sov::v1::LineageAction LineageActionToProto(std::string_view action) {
+  if (action == "revoke") return sov::v1::LINEAGE_ACTION_REVOKE;
+  if (action == "flag-retrain") return sov::v1::LINEAGE_ACTION_FLAG_RETRAIN;
+  if (action == "none") return sov::v1::LINEAGE_ACTION_NONE;
+  return sov::v1::LINEAGE_ACTION_UNSPECIFIED;
+}
+
+sov::v1::SourceLocation RuleLocationToProto(std::string_view location) {
+  // "FILE:LINE:COL": the file may itself hold colons, so the numbers are taken from the right.
+  policy::SourceLocation parsed;
+  parsed.file = std::string(location);
+  auto number_at_end = [](std::string_view text, int* value) -> size_t {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon + 1 == text.size()) return std::string_view::npos;
+    int n = 0;
+    for (char c : text.substr(colon + 1)) {
+      if (c < '0' || c > '9' || n > 100000000) return std::string_view::npos;
+      n = n * 10 + (c - '0');
+    }
+    *value = n;
+    return colon;
+  };
+  int last = 0;
+  if (size_t colon = number_at_end(location, &last); colon != std::string_view::npos) {
+    int before = 0;
+    if (size_t colon2 = number_at_end(location.substr(0, colon), &before);
+        colon2 != std::string_view::npos) {
+      parsed.file = std::string(location.substr(0, colon2));
+      parsed.line = before;
+      parsed.column = last;
+    } else {
+      parsed.file = std::string(location.substr(0, colon));
+      parsed.line = last;
+    }
+  }
+  return PublicLocation(parsed);
 }
 
 Status EnvelopeToProto(std::string_view envelope_json, sov::v1::DsseEnvelope* out) {

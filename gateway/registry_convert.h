@@ -46,6 +46,14 @@ void ArtifactToProto(const registry::ArtifactRecord& record, sov::v1::Artifact* 
 void ArtifactAndManifestToProto(const registry::ArtifactRecord& record,
                                 sov::v1::Artifact* artifact, sov::v1::DsseEnvelope* manifest);
 void UploadToProto(const registry::UploadRecord& upload, sov::v1::Upload* out);
+// The tombstone of an erased record (name, version, digest, kind and size from the record);
+// leaves `out` empty when the record has none.
+void TombstoneToProto(const registry::ArtifactRecord& record, sov::v1::Tombstone* out);
+// "revoke" | "flag-retrain" | "none" <-> LineageAction; UNSPECIFIED for any other text.
+sov::v1::LineageAction LineageActionToProto(std::string_view action);
+// A rule location as the registry stores it ("FILE:LINE:COL", "FILE:LINE" or "FILE") as the
+// API shows it: the file's base name, line and column.
+sov::v1::SourceLocation RuleLocationToProto(std::string_view location);
 // The manifest JSON (DSSE) to its proto; INTERNAL when the stored JSON is malformed.
 Status EnvelopeToProto(std::string_view envelope_json, sov::v1::DsseEnvelope* out);
 // A decision as callers see it: rule id, the policy file's base name, reason, digest.

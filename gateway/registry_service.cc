@@ -11,7 +11,11 @@
 
 #include "crypto/dsse.h"
 #include "crypto/ed25519.h"
+#include "gateway/internal/artifact_access.h"
+#include "gateway/call_guard.h"
+#include "gateway/log.h"
 #include "gateway/registry_convert.h"
+#include "gateway/release_checks.h"
 #include "policy/policy.h"
 
 namespace sov::gateway {
@@ -19,15 +23,12 @@ namespace {
 
 using registry::ArtifactRecord;
 using registry::Stage;
-
-std::string RefText(std::string_view name, std::string_view version) {
-  return version.empty() ? std::string(name) : std::string(name) + "@" + std::string(version);
-}
-
-// The one answer for "does not exist" and "you may not see it".
-Status NotFoundFor(std::string_view name, std::string_view version) {
-  return NotFound("artifact " + RefText(name, version) + " not found");
-}
+using internal::DecideOn;
+using internal::FillLineage;
+using internal::NotFoundFor;
+using internal::RefText;
+using internal::ResolveVisible;
+using internal::View;
 
 std::string OwnerOf(std::string_view name) {
   size_t slash = name.find('/');
@@ -40,6 +41,8 @@ bool Terminal(Stage stage) {
 
 // The last revocation or rejection reason in the history, for WRONG_STAGE messages.
 std::string StageReason(const ArtifactRecord& record) {
+  // An erasure's reason may name the data subject: "erased" says all a reader needs.
+  if (record.stage == Stage::kErased) return "";
   for (auto it = record.history.rbegin(); it != record.history.rend(); ++it) {
     if (it->to == record.stage && !it->reason.empty()) return ": " + it->reason;
   }
@@ -50,74 +53,6 @@ Status WrongStage(const ArtifactRecord& record, std::string_view doing) {
   return FailedPrecondition("WRONG_STAGE: " + RefText(record.spec.name, record.spec.version) +
                             " is " + std::string(registry::StageName(record.stage)) + StageReason(record) +
                             "; cannot " + std::string(doing));
-}
-
-// Completes lineage entries with each parent's classification and purposes, as stored, so that
-// inheritance and purpose rules see them.
-void FillLineage(registry::Registry& registry, policy::Artifact& artifact) {
-  for (policy::LineageEntry& entry : artifact.lineage) {
-    Result<ArtifactRecord> parent = registry.Get(entry.name, entry.version);
-    if (!parent.ok()) continue;
-    entry.classification = parent->spec.effective_classification.empty()
-                               ? parent->spec.classification
-                               : parent->spec.effective_classification;
-    entry.purposes = parent->spec.purposes;
-  }
-}
-
-policy::Artifact View(registry::Registry& registry, const ArtifactRecord& record) {
-  policy::Artifact a = PolicyArtifact(record);
-  FillLineage(registry, a);
-  return a;
-}
-
-// Resolves a reference the caller reads: version empty means the highest RELEASED version the
-// caller may see. Decides `artifact.get` (visibility) for an explicit version; a hidden artifact
-// is NOT_FOUND, exactly like an absent one. Checks the digest pin.
-Result<ArtifactRecord> ResolveVisible(registry::Registry& registry, GuardedCall& call,
-                                      const sov::v1::ArtifactRef& ref, bool version_required) {
-  if (ref.name().empty()) return InvalidArgument("artifact.name is required");
-  if (version_required && ref.version().empty()) {
-    return InvalidArgument("artifact.version is required for this call");
-  }
-  std::optional<ArtifactRecord> found;
-  if (ref.version().empty()) {
-    Result<std::vector<ArtifactRecord>> versions = registry.Versions(ref.name());
-    if (!versions.ok()) return versions.status();
-    for (ArtifactRecord& record : *versions) {
-      if (record.stage != Stage::kReleased) continue;
-      if (call.DecideQuietly("artifact.get", View(registry, record)).allowed()) {
-        found = std::move(record);
-        break;
-      }
-    }
-    if (!found.has_value()) return NotFoundFor(ref.name(), "");
-  } else {
-    Result<ArtifactRecord> record = registry.Get(ref.name(), ref.version());
-    if (!record.ok()) {
-      if (record.status().code() == StatusCode::kNotFound) {
-        return NotFoundFor(ref.name(), ref.version());
-      }
-      return record.status();
-    }
-    found = std::move(*record);
-  }
-  const policy::Decision& visible = call.Decide("artifact.get", View(registry, *found));
-  if (!visible.allowed()) return NotFoundFor(ref.name(), ref.version());
-  if (!ref.digest().empty() && ref.digest() != found->digest) {
-    return FailedPrecondition("digest pin mismatch: " + RefText(found->spec.name, found->spec.version) +
-                              " has digest " + found->digest + ", not " + ref.digest());
-  }
-  return std::move(*found);
-}
-
-// Decides `action` on a visible artifact; PERMISSION_DENIED naming the rule when denied.
-Status DecideOn(registry::Registry& registry, GuardedCall& call, std::string_view action,
-                const ArtifactRecord& record,
-                const std::map<std::string, std::string>& attributes = {}) {
-  const policy::Decision& decision = call.Decide(action, View(registry, record), attributes);
-  if (!decision.allowed()) return call.Denied(decision, action);
-  return OkStatus();
 }
 
 // Reads the upload and hides other tenants' uploads behind NOT_FOUND.
@@ -162,6 +97,49 @@ Status DecidePushOn(registry::Registry& registry, GuardedCall& call,
   return OkStatus();
 }
 
+// Records that a release was asked for (the artifact is released as soon as its checks are
+// met), committing `audit` (the call's decisions) with it.
+Result<ArtifactRecord> MarkReleaseRequested(registry::Registry& registry, ArtifactRecord record,
+                                            std::vector<registry::AuditEvent> audit) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (record.release_requested) {
+      if (!audit.empty()) SOV_RETURN_IF_ERROR(registry.audit().Append(std::move(audit)).status());
+      return record;
+    }
+    ArtifactRecord updated = record;
+    updated.release_requested = true;
+    updated.update_time = std::chrono::system_clock::now();
+    registry::WriteBatch batch;
+    batch.Add(registry::mutation::UpdateArtifact{updated});
+    for (const registry::AuditEvent& event : audit) batch.Add(registry::mutation::AppendAudit{event});
+    Result<registry::CommitResult> committed = registry.store().Commit(std::move(batch));
+    if (committed.ok()) {
+      ++updated.revision;
+      return updated;
+    }
+    if (committed.status().code() != StatusCode::kAborted) return committed.status();
+    SOV_ASSIGN_OR_RETURN(record, registry.Get(record.spec.name, record.spec.version));
+  }
+  return Aborted("artifact " + RefText(record.spec.name, record.spec.version) +
+                 " kept changing; try again");
+}
+
+// Fills the artifact's release_status with the checks computed under `policy`; a failure to
+// compute them leaves the stored flag alone (the record itself is still worth returning).
+void AddReleaseStatus(registry::Registry& registry, const policy::Policy& policy,
+                      const TenantDirectory& tenants, const ArtifactRecord& record,
+                      sov::v1::Artifact* out) {
+  if (record.stage == Stage::kErased || record.spec.kind == registry::Kind::kReport) return;
+  Result<ReleaseState> state = ComputeReleaseState(registry, policy, tenants, record);
+  if (!state.ok()) {
+    LogEvent(*ModuleLogger("registry"), spdlog::level::warn, "release checks unavailable",
+             {{"artifact", RefText(record.spec.name, record.spec.version)},
+              {"error", state.status().message()}});
+    return;
+  }
+  *out->mutable_release_status() = state->status;
+}
+
 std::string EncodePageToken(std::string_view name) {
   std::string token = crypto::Base64Encode(name);
   for (char& c : token) {
@@ -193,6 +171,11 @@ grpc::Status RegistryService::CreateUpload(grpc::ServerContext* context,
     spec.name = in.name();
     spec.version = in.version();
     if (spec.name.empty()) return InvalidArgument("spec.name is required");
+    if (IsReservedReportName(spec.name)) {
+      return InvalidArgument("spec.name '" + spec.name + "': a last segment `" +
+                             std::string(kReportNameSegment) +
+                             "` is reserved for the gateway's evaluation reports");
+    }
     if (OwnerOf(spec.name) != tenant.id) {
       return InvalidArgument("spec.name '" + spec.name + "' must start with your tenant id: '" +
                              tenant.id + "/...'");
@@ -384,6 +367,29 @@ grpc::Status RegistryService::Push(grpc::ServerContext* context,
             writer->Commit(message.commit().digest(), actor, call.TakeAuditEvents());
         if (!artifact.ok()) return artifact.status();
         writer.reset();
+        if (artifact->spec.kind == registry::Kind::kModel) {
+          // The push asks for the model's release: validation runs its gates and releases it
+          // when they pass (docs/models.md). The push is committed whatever happens here.
+          registry::Registry::ValidationRequest validation;
+          validation.policy_digest = call.policy().digest();
+          registry::Actor system;
+          system.system_actor = std::string(kValidationActor);
+          system.request_id = call.request_id();
+          Result<registry::JobRecord> job =
+              registry_->QueueValidation(*artifact, validation, system, {});
+          if (job.ok()) {
+            LogEvent(*ModuleLogger("validation"), spdlog::level::info, "validation queued",
+                     {{"model", RefText(artifact->spec.name, artifact->spec.version)},
+                      {"job", job->id}});
+            Result<ArtifactRecord> queued = registry_->Get(artifact->spec.name, artifact->spec.version);
+            if (queued.ok()) artifact = std::move(queued);
+          } else {
+            LogEvent(*ModuleLogger("validation"), spdlog::level::warn,
+                     "could not queue validation of a pushed model",
+                     {{"model", RefText(artifact->spec.name, artifact->spec.version)},
+                      {"error", job.status().message()}});
+          }
+        }
         Result<registry::UploadRecord> done = registry_->GetUpload(upload_id);
         if (done.ok()) UploadToProto(*done, response->mutable_upload());
         if (response->upload().state() == sov::v1::UPLOAD_STATE_COMMITTED) {
@@ -439,6 +445,7 @@ grpc::Status RegistryService::GetArtifact(grpc::ServerContext* context,
     SOV_ASSIGN_OR_RETURN(ArtifactRecord record,
                          ResolveVisible(*registry_, call, request->artifact(), false));
     ArtifactAndManifestToProto(record, response->mutable_artifact(), response->mutable_manifest());
+    AddReleaseStatus(*registry_, call.policy(), *tenants_, record, response->mutable_artifact());
     return OkStatus();
   });
 }
@@ -595,6 +602,12 @@ grpc::Status RegistryService::Sign(grpc::ServerContext* context,
     if (request->signatures().empty()) return InvalidArgument("signatures: at least one is required");
     const std::vector<crypto::Ed25519PublicKey>& keys = call.principal().tenant.publisher_keys;
     registry::Actor actor = call.actor();
+    SOV_ASSIGN_OR_RETURN(std::vector<registry::KeyRevocation> revocations,
+                         registry_->KeyRevocations());
+    auto revoked = [&](const std::string& keyid) {
+      return std::any_of(revocations.begin(), revocations.end(),
+                         [&](const registry::KeyRevocation& r) { return r.keyid == keyid; });
+    };
     for (const sov::v1::DsseSignature& sig : request->signatures()) {
       const crypto::Ed25519PublicKey* key = nullptr;
       if (!sig.keyid().empty()) {
@@ -618,12 +631,28 @@ grpc::Status RegistryService::Sign(grpc::ServerContext* context,
                                  call.principal().tenant.id);
         }
       }
+      if (revoked(key->KeyId())) {
+        return PermissionDenied("key " + key->KeyId() +
+                                " is revoked; its signatures no longer count");
+      }
       SOV_ASSIGN_OR_RETURN(record, registry_->AddSignature(record.spec.name, record.spec.version,
                                                            *key, sig.sig(), "publisher",
                                                            call.principal().tenant.id, actor,
                                                            call.TakeAuditEvents()));
     }
+    // When release was asked for and this signature meets the threshold, release now.
+    Result<ArtifactRecord> released =
+        ReleaseWhenReady(*registry_, call.policy(), *tenants_, record, call.request_id(),
+                       "signed by " + call.principal().tenant.id);
+    if (released.ok()) {
+      record = std::move(*released);
+    } else {
+      LogEvent(*ModuleLogger("registry"), spdlog::level::warn, "release after signature failed",
+               {{"artifact", RefText(record.spec.name, record.spec.version)},
+                {"error", released.status().message()}});
+    }
     ArtifactAndManifestToProto(record, response->mutable_artifact(), response->mutable_manifest());
+    AddReleaseStatus(*registry_, call.policy(), *tenants_, record, response->mutable_artifact());
     return OkStatus();
   });
 }
@@ -636,33 +665,61 @@ grpc::Status RegistryService::Release(grpc::ServerContext* context,
     SOV_ASSIGN_OR_RETURN(ArtifactRecord record,
                          ResolveVisible(*registry_, call, request->artifact(), true));
     policy::Artifact artifact = View(*registry_, record);
-    // Release gates apply to models; until a model's validation report exists, a gate that
-    // applies to it has not passed.
-    const bool gates_passed =
-        record.spec.kind != registry::Kind::kModel || call.policy().GatesFor(artifact).empty();
+    // The release checks (validation, gates on the signed report, signatures) under the policy
+    // of this call; `gates_passed` tells the policy whether they are all met.
+    SOV_ASSIGN_OR_RETURN(ReleaseState state,
+                         ComputeReleaseState(*registry_, call.policy(), *tenants_, record));
+    const bool ready = state.ready();
     const policy::Decision& decision = call.Decide(
-        "artifact.release", artifact, {{"gates_passed", gates_passed ? "true" : "false"}});
+        "artifact.release", artifact, {{"gates_passed", ready ? "true" : "false"}});
     DecisionToProto(decision, "artifact.release", response->mutable_decision());
+    auto respond = [&](const ArtifactRecord& r, bool policy_allows) {
+      ArtifactToProto(r, response->mutable_artifact());
+      sov::v1::ReleaseStatus* status = response->mutable_artifact()->mutable_release_status();
+      const bool requested = status->requested() || r.release_requested;
+      *status = state.status;
+      status->set_requested(requested);
+      sov::v1::ReleaseCheck* check = status->add_checks();
+      check->set_kind(sov::v1::RELEASE_CHECK_KIND_POLICY);
+      check->set_state(policy_allows ? sov::v1::RELEASE_CHECK_STATE_MET
+                                     : sov::v1::RELEASE_CHECK_STATE_FAILED);
+      check->set_condition("the policy allows artifact.release for " + call.principal().tenant.id);
+      check->set_detail(policy_allows ? "allowed once the checks are met"
+                                      : std::string(decision.reason()));
+    };
     if (record.stage == Stage::kReleased) {
-      ArtifactToProto(record, response->mutable_artifact());
+      respond(record, decision.allowed());
       return OkStatus();
     }
     if (Terminal(record.stage)) return WrongStage(record, "release it");
-    if (!decision.allowed()) return call.Denied(decision, "artifact.release");
-    registry::Registry::Transition transition;
-    transition.from = {Stage::kPending, Stage::kValidating};
-    transition.to = Stage::kReleased;
-    transition.reason = request->reason();
-    transition.mark_release_requested = true;
-    if (decision.deciding_rule != nullptr) {
-      transition.rule_id = decision.deciding_rule->id;
-      transition.rule_location = decision.deciding_rule->location.ToString();
+    if (decision.allowed()) {
+      registry::Registry::Transition transition;
+      transition.from = {Stage::kPending, Stage::kValidating};
+      transition.to = Stage::kReleased;
+      transition.reason = request->reason();
+      transition.mark_release_requested = true;
+      if (decision.deciding_rule != nullptr) {
+        transition.rule_id = decision.deciding_rule->id;
+        transition.rule_location = decision.deciding_rule->location.ToString();
+      }
+      registry::Actor actor = call.actor();
+      SOV_ASSIGN_OR_RETURN(record, registry_->ChangeStage(record.spec.name, record.spec.version,
+                                                          transition, actor,
+                                                          call.TakeAuditEvents()));
+      respond(record, true);
+      return OkStatus();
     }
-    registry::Actor actor = call.actor();
-    SOV_ASSIGN_OR_RETURN(record, registry_->ChangeStage(record.spec.name, record.spec.version,
-                                                        transition, actor,
-                                                        call.TakeAuditEvents()));
-    ArtifactToProto(record, response->mutable_artifact());
+    // Denied only because the checks are not met yet (the generated `release_gates` rule), and
+    // the caller would be allowed once they are: the request is recorded and the gateway
+    // releases the model when the last check is met. Any other denial stands.
+    const bool gates_only = !ready && decision.deciding_rule != nullptr &&
+                            decision.deciding_rule->id == "release_gates";
+    if (!gates_only || !call.DecideQuietly("artifact.release", artifact, {{"gates_passed", "true"}})
+                            .allowed()) {
+      return call.Denied(decision, "artifact.release");
+    }
+    SOV_ASSIGN_OR_RETURN(record, MarkReleaseRequested(*registry_, record, call.TakeAuditEvents()));
+    respond(record, true);
     return OkStatus();
   });
 }
@@ -705,6 +762,8 @@ grpc::Status RegistryService::ListSigningKeys(grpc::ServerContext* context,
                                               sov::v1::ListSigningKeysResponse* response) {
   return guard_->Run(*context, kListSigningKeysMethod, [&](GuardedCall&) -> Status {
     if (!request->page_token().empty()) return InvalidArgument("page_token is malformed");
+    SOV_ASSIGN_OR_RETURN(std::vector<registry::KeyRevocation> revocations,
+                         registry_->KeyRevocations());
     auto add = [&](const crypto::Ed25519PublicKey& key, sov::v1::SignerRole role,
                    const std::string& owner) {
       if (request->role() != sov::v1::SIGNER_ROLE_UNSPECIFIED && request->role() != role) return;
@@ -716,7 +775,10 @@ grpc::Status RegistryService::ListSigningKeys(grpc::ServerContext* context,
       out->set_public_key_pem(crypto::EncodePublicKeyPem(key));
       out->set_role(role);
       out->set_owner(owner);
-      out->set_state(sov::v1::KEY_STATE_ACTIVE);
+      const bool revoked =
+          std::any_of(revocations.begin(), revocations.end(),
+                      [&](const registry::KeyRevocation& r) { return r.keyid == key.KeyId(); });
+      out->set_state(revoked ? sov::v1::KEY_STATE_REVOKED : sov::v1::KEY_STATE_ACTIVE);
     };
     add(registry_->registry_key(), sov::v1::SIGNER_ROLE_REGISTRY, "registry");
     for (const Tenant& tenant : tenants_->tenants()) {
@@ -724,6 +786,87 @@ grpc::Status RegistryService::ListSigningKeys(grpc::ServerContext* context,
         add(key, sov::v1::SIGNER_ROLE_PUBLISHER, tenant.id);
       }
     }
+    return OkStatus();
+  });
+}
+
+grpc::Status RegistryService::RevokeSigningKey(grpc::ServerContext* context,
+                                               const sov::v1::RevokeSigningKeyRequest* request,
+                                               sov::v1::RevokeSigningKeyResponse* response) {
+  return guard_->Run(*context, kRevokeSigningKeyMethod, [&](GuardedCall& call) -> Status {
+    if (request->keyid().empty()) return InvalidArgument("keyid is required");
+    if (request->reason().empty() || request->reason().size() > 1024) {
+      return InvalidArgument("reason: 1 to 1024 characters are required");
+    }
+    if (request->keyid() == registry_->registry_key().KeyId()) {
+      return FailedPrecondition("key " + request->keyid() +
+                                " is the registry key: the operator rotates it (signing_key in "
+                                "the config); it is not revoked over the API");
+    }
+    const crypto::Ed25519PublicKey* key = nullptr;
+    std::string owner;
+    for (const Tenant& tenant : tenants_->tenants()) {
+      for (const auto& k : tenant.publisher_keys) {
+        if (k.KeyId() == request->keyid()) {
+          key = &k;
+          owner = tenant.id;
+        }
+      }
+    }
+    if (key == nullptr) return NotFound("key " + request->keyid() + " is not a known publisher key");
+    registry::KeyRevocation revocation;
+    revocation.keyid = request->keyid();
+    revocation.owner_tenant = owner;
+    revocation.reason = request->reason();
+    revocation.revoked_by = call.principal().tenant.id;
+    revocation.time = std::chrono::system_clock::now();
+    registry::Actor actor = call.actor();
+    SOV_RETURN_IF_ERROR(registry_->RevokeKey(revocation, actor, call.TakeAuditEvents()));
+
+    // Every released artifact signed with the key whose threshold is no longer met without it.
+    SOV_ASSIGN_OR_RETURN(std::vector<registry::KeyRevocation> revocations,
+                         registry_->KeyRevocations());
+    registry::ArtifactFilter filter;
+    filter.stage = Stage::kReleased;
+    SOV_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> released, registry_->List(filter));
+    registry::Actor system;
+    system.system_actor = "key-revocation";
+    system.request_id = call.request_id();
+    for (const ArtifactRecord& record : released) {
+      const bool signed_with = std::any_of(
+          record.signatures.begin(), record.signatures.end(),
+          [&](const registry::SignatureRecord& sig) { return sig.keyid == request->keyid(); });
+      if (!signed_with) continue;
+      std::vector<std::string> signers =
+          ValidSigners(record, registry_->registry_key(), *tenants_, revocations);
+      std::vector<std::string> unmet =
+          UnmetSignatureThresholds(call.policy(), View(*registry_, record), signers);
+      if (unmet.empty()) continue;
+      std::string why;
+      for (const std::string& u : unmet) why += (why.empty() ? "" : "; ") + u;
+      registry::Registry::Transition transition;
+      transition.from = {Stage::kReleased};
+      transition.to = Stage::kRevoked;
+      transition.reason = "signing key " + request->keyid() + " of " + owner + " was revoked (" +
+                          request->reason() + "): " + why;
+      Result<ArtifactRecord> revoked =
+          registry_->ChangeStage(record.spec.name, record.spec.version, transition, system, {});
+      if (!revoked.ok()) {
+        if (revoked.status().code() == StatusCode::kFailedPrecondition) continue;  // moved on
+        return revoked.status();
+      }
+      sov::v1::ArtifactRef* ref = response->add_revoked_artifacts();
+      ref->set_name(record.spec.name);
+      ref->set_version(record.spec.version);
+      ref->set_digest(record.digest);
+    }
+    sov::v1::SigningKey* out = response->mutable_key();
+    out->set_keyid(key->KeyId());
+    out->set_public_key(std::string(reinterpret_cast<const char*>(key->bytes.data()), key->bytes.size()));
+    out->set_public_key_pem(crypto::EncodePublicKeyPem(*key));
+    out->set_role(sov::v1::SIGNER_ROLE_PUBLISHER);
+    out->set_owner(owner);
+    out->set_state(sov::v1::KEY_STATE_REVOKED);
     return OkStatus();
   });
 }

@@ -5,7 +5,10 @@
 // Registry, handing it the call's decision entries so that they commit with the change.
 // The push path completes the spec from the policy (effective classification, storage location
 // by the residency rules, retention deadline) and the tenants file (owner, quota), never from
-// the request. Thread-safe; one instance serves every call.
+// the request. A pushed model is queued for validation (validation_worker.h); Release, Sign and
+// RevokeSigningKey apply the release checks (release_checks.h): a model is released once its
+// report passed the gates and its signatures meet the threshold, and revoked when a key
+// revocation takes that away. Thread-safe; one instance serves every call.
 #pragma once
 
 #include <memory>
@@ -51,6 +54,9 @@ class RegistryService final : public sov::v1::RegistryService::Service {
   grpc::Status ListSigningKeys(grpc::ServerContext* context,
                                const sov::v1::ListSigningKeysRequest* request,
                                sov::v1::ListSigningKeysResponse* response) override;
+  grpc::Status RevokeSigningKey(grpc::ServerContext* context,
+                                const sov::v1::RevokeSigningKeyRequest* request,
+                                sov::v1::RevokeSigningKeyResponse* response) override;
   grpc::Status GetQuota(grpc::ServerContext* context, const sov::v1::GetQuotaRequest* request,
                         sov::v1::GetQuotaResponse* response) override;
 

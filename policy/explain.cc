@@ -110,6 +110,14 @@ std::string SummarizePolicy(const Policy& policy) {
       out += "\n";
     }
   }
+  out += "\nlineage (when an ancestor is erased; first match applies):\n";
+  for (const internal::LineageRuleEntry& e : p.lineage) {
+    out += "  " + e.id + (e.when ? " (when " + e.when_source + ")" : std::string()) + ": " +
+           std::string(LineageActionName(e.action)) + "  (" + e.location.ToString() + ")\n";
+  }
+  out += "  " + std::string(kDefaultLineageRuleId) + ": revoke  (" +
+         (p.has_lineage ? p.lineage_location.ToString() + ", " : std::string()) +
+         "when no entry matches)\n";
   out += "\nrules (deny by default; any matching deny overrides every allow):\n";
   for (const internal::CompiledRule& r : p.rules) {
     std::string who = "anyone";

@@ -54,6 +54,14 @@ std::string_view RetentionActionName(RetentionAction action) {
   }
 }
 
+std::string_view LineageActionName(LineageAction action) {
+  switch (action) {
+    case LineageAction::kFlagRetrain: return "flag-retrain";
+    case LineageAction::kNone: return "none";
+    default: return "revoke";
+  }
+}
+
 std::string SourceLocation::ToString() const {
   if (line <= 0) return file;
   std::string out = file + ":" + std::to_string(line);
@@ -183,6 +191,44 @@ Retention Policy::RetentionFor(const Artifact& artifact) const {
     }
     return out;
   }
+  return out;
+}
+
+LineageRule Policy::LineageRuleFor(const Artifact& derived, const Artifact& erased) const {
+  LineageRule out;
+  cel::Activation activation;
+  cel::Value artifact_value;
+  cel::Value ancestor_value;
+  bool built = false;
+  for (const internal::LineageRuleEntry& e : impl_->lineage) {
+    if (e.when) {
+      if (!built) {
+        artifact_value =
+            internal::ArtifactValue(derived, internal::EffectiveClassification(*impl_, derived));
+        ancestor_value =
+            internal::ArtifactValue(erased, internal::EffectiveClassification(*impl_, erased));
+        activation.BindRef("artifact", &artifact_value);
+        activation.BindRef("ancestor", &ancestor_value);
+        built = true;
+      }
+      Result<bool> r = e.when->EvaluateBool(activation);
+      if (!r.ok()) {
+        std::string text;
+        SourceLocation at = e.when_map.MapMessage(r.status().message(), &text);
+        out.errors.push_back(at.ToString() + ": " + text);
+        continue;
+      }
+      if (!*r) continue;
+    }
+    out.action = e.action;
+    out.id = e.id;
+    out.location = e.location;
+    return out;
+  }
+  out.action = LineageAction::kRevoke;
+  out.id = std::string(kDefaultLineageRuleId);
+  out.location = impl_->has_lineage ? impl_->lineage_location
+                                    : SourceLocation{impl_->file_name, 0, 0};
   return out;
 }
 

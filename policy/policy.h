@@ -62,6 +62,24 @@ struct Retention {
   std::vector<std::string> errors;
 };
 
+// What erasing an artifact does to an artifact derived from it (the `lineage:` section).
+enum class LineageAction : uint8_t { kRevoke, kFlagRetrain, kNone };
+// "revoke", "flag-retrain", "none".
+std::string_view LineageActionName(LineageAction action);
+
+// The id of the rule that applies when no `lineage:` entry matches (or there is no section).
+inline constexpr std::string_view kDefaultLineageRuleId = "lineage.default";
+
+// The lineage rule that applies to one derived artifact when one of its ancestors is erased.
+struct LineageRule {
+  LineageAction action = LineageAction::kRevoke;
+  std::string id;           // the entry's id, or kDefaultLineageRuleId
+  SourceLocation location;  // the entry; for the default, the `lineage:` key or the file
+  // Conditions (`when:`) that failed to evaluate, "FILE:LINE:COL: message"; such an entry is
+  // skipped.
+  std::vector<std::string> errors;
+};
+
 // A validation dataset a release gate names: "credit-holdout@^2.0.0".
 struct DatasetRequirement {
   std::string name;
@@ -151,6 +169,12 @@ class Policy {
 
   // The first retention entry (file order) that applies to `artifact`, and its deadline.
   Retention RetentionFor(const Artifact& artifact) const;
+
+  // The first `lineage:` entry (file order) whose `when:` holds for `derived` (CEL variable
+  // `artifact`) and the erased ancestor `erased` (`ancestor`); an entry without `when:` always
+  // matches. With no section or no match: `revoke` under kDefaultLineageRuleId (the strict
+  // reading of GDPR Art. 17 for models trained on erased data).
+  LineageRule LineageRuleFor(const Artifact& derived, const Artifact& erased) const;
 
   // The release gates declared in the policy, in file order.
   std::span<const ReleaseGate> release_gates() const;

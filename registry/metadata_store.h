@@ -59,14 +59,28 @@ struct InsertArtifact {
   std::string wrapped_key;
 };
 // Replaces an artifact's mutable fields: stage, history, signatures, manifest, release_requested,
-// update_time. ABORTED when the stored revision differs from artifact.revision; NOT_FOUND when
-// no artifact has artifact.id.
+// tombstone, lineage_notices, update_time. ABORTED when the stored revision differs from
+// artifact.revision; NOT_FOUND when no artifact has artifact.id.
 struct UpdateArtifact {
   ArtifactRecord artifact;
 };
 // Destroys an artifact's wrapped data key (crypto-shredding). OK when already gone.
 struct DeleteDataKey {
   std::string artifact_id;
+};
+// Queues a new validation job; the store assigns job.seq. ALREADY_EXISTS when job.id exists.
+struct EnqueueJob {
+  JobRecord job;
+};
+// Replaces a job's mutable fields (everything but id, seq, model and create_time). ABORTED when
+// the stored revision differs from job.revision (another worker took it, or it was cancelled);
+// NOT_FOUND when absent.
+struct UpdateJob {
+  JobRecord job;
+};
+// Records that a publisher key is revoked. OK (no change) when it is revoked already.
+struct RevokeKey {
+  KeyRevocation revocation;
 };
 // Appends one audit entry.
 struct AppendAudit {
@@ -84,6 +98,7 @@ struct PutCheckpoint {
 using Mutation =
     std::variant<mutation::CreateUpload, mutation::UpdateUpload, mutation::CommitUpload,
                  mutation::InsertArtifact, mutation::UpdateArtifact, mutation::DeleteDataKey,
+                 mutation::EnqueueJob, mutation::UpdateJob, mutation::RevokeKey,
                  mutation::AppendAudit, mutation::PutCheckpoint>;
 
 // Mutations applied in order, all or nothing.
@@ -119,6 +134,24 @@ struct ArtifactFilter {
   // name's versions by SemVer. 0: no limit.
   std::string after_name;
   int64_t limit = 0;
+  // Only artifacts with a retention deadline before this time (any stage but ERASED unless
+  // include_erased). Such a query is ordered by deadline, then name and push order, and
+  // after_name paging does not apply.
+  std::optional<SystemTime> retention_deadline_before;
+};
+
+// Which validation jobs ListJobs returns; fields combine with AND, empty ones match everything.
+struct JobFilter {
+  std::string model_name;
+  std::string model_version;
+  std::string model_digest;
+  std::vector<JobState> states;
+  bool report_only_set = false;  // when true, only jobs whose report_only equals report_only
+  bool report_only = false;
+  // Jobs with seq < before_seq (0: no bound); for paging newest first.
+  int64_t before_seq = 0;
+  bool ascending = false;  // oldest first (queue order) instead of newest first
+  int64_t limit = 100;     // 0: no limit
 };
 
 // Which audit entries QueryAudit returns; fields combine with AND, empty ones match everything.
@@ -172,6 +205,13 @@ class MetadataStore {
   virtual Result<std::vector<UploadRecord>> ListOpenUploads() = 0;
 
   virtual Result<TenantUsage> Usage(const std::string& tenant_id) = 0;
+
+  // Validation jobs. FindJob: nullopt when absent.
+  virtual Result<std::optional<JobRecord>> FindJob(const std::string& job_id) = 0;
+  virtual Result<std::vector<JobRecord>> ListJobs(const JobFilter& filter) = 0;
+
+  // Revoked publisher keys, oldest revocation first.
+  virtual Result<std::vector<KeyRevocation>> ListKeyRevocations() = 0;
 
   // The audit log.
   virtual Result<int64_t> AuditSize() = 0;

@@ -9,6 +9,7 @@
 #include "crypto/key_hierarchy.h"
 #include "crypto/sha256.h"
 #include "registry/internal/background_task.h"
+#include "registry/internal/stage_change.h"
 #include "registry/names.h"
 #include "registry/semver.h"
 
@@ -27,11 +28,9 @@ std::string Ref(const std::string& name, const std::string& version) {
   return name + "@" + version;
 }
 
-// A random 128-bit id in lower-case hex, from the CSPRNG behind SecretKey::Random.
-std::string RandomId() {
-  crypto::SecretKey random = crypto::SecretKey::Random();
-  return HexEncode(random.bytes().substr(0, 16));
-}
+using internal::AddAudit;
+using internal::EventFrom;
+using internal::RandomId;
 
 // The bytes of a staging object that holds `sealed_chunks` whole (non-final) chunks.
 uint64_t StagingBytes(uint64_t sealed_chunks) {
@@ -39,21 +38,6 @@ uint64_t StagingBytes(uint64_t sealed_chunks) {
 }
 
 SystemTime Now() { return std::chrono::system_clock::now(); }
-
-AuditEvent EventFrom(const Actor& actor, std::string type, std::string action) {
-  AuditEvent event;
-  event.type = std::move(type);
-  event.request_id = actor.request_id;
-  event.principal = actor.principal;
-  event.system_actor = actor.system_actor;
-  event.action = std::move(action);
-  return event;
-}
-
-void AddAudit(WriteBatch& batch, std::vector<AuditEvent>& audit) {
-  for (AuditEvent& event : audit) batch.Add(mutation::AppendAudit{std::move(event)});
-  audit.clear();
-}
 
 // The policy action that a move to `to` stands for, for the STAGE_CHANGE entry.
 std::string_view StageAction(Stage to) {
@@ -95,6 +79,77 @@ void SortVersionsWithinNames(std::vector<ArtifactRecord>& records) {
 }
 
 }  // namespace
+
+namespace internal {
+
+std::string RandomId() {
+  crypto::SecretKey random = crypto::SecretKey::Random();
+  return HexEncode(random.bytes().substr(0, 16));
+}
+
+AuditEvent EventFrom(const Actor& actor, std::string type, std::string action) {
+  AuditEvent event;
+  event.type = std::move(type);
+  event.request_id = actor.request_id;
+  event.principal = actor.principal;
+  event.system_actor = actor.system_actor;
+  event.action = std::move(action);
+  return event;
+}
+
+void AddAudit(WriteBatch& batch, std::vector<AuditEvent>& audit) {
+  for (AuditEvent& event : audit) batch.Add(mutation::AppendAudit{std::move(event)});
+  audit.clear();
+}
+
+const LineageNotice* RevokingNotice(const ArtifactRecord& artifact) {
+  for (const LineageNotice& notice : artifact.lineage_notices) {
+    if (notice.action == "revoke") return &notice;
+  }
+  return nullptr;
+}
+
+std::string RevokingNoticeText(const LineageNotice& notice) {
+  return "derived from erased " + notice.erased_name + "@" + notice.erased_version +
+         "; lineage rule " + notice.rule_id +
+         (notice.rule_location.empty() ? "" : " (" + notice.rule_location + ")") + " revokes it";
+}
+
+StageChange MakeStageChange(const ArtifactRecord& artifact, const Registry::Transition& transition,
+                            const Actor& actor, SystemTime time) {
+  StageChange out;
+  ArtifactRecord& updated = out.updated;
+  updated = artifact;
+  StageEvent event;
+  event.from = artifact.stage;
+  event.to = transition.to;
+  event.time = time;
+  event.tenant_id = actor.tenant_id;
+  event.system_actor = actor.system_actor;
+  event.reason = transition.reason;
+  event.rule_id = transition.rule_id;
+  event.rule_location = transition.rule_location;
+  event.audit_index = -1;  // known once the entry is committed (SetStageEventAuditIndex)
+  updated.stage = transition.to;
+  updated.history.push_back(event);
+  if (transition.mark_release_requested) updated.release_requested = true;
+  updated.update_time = event.time;
+
+  AuditEvent& change = out.entry;
+  change = EventFrom(actor, "STAGE_CHANGE", std::string(StageAction(transition.to)));
+  change.artifact_name = artifact.spec.name;
+  change.artifact_version = artifact.spec.version;
+  change.artifact_digest = artifact.digest;
+  change.rule_id = transition.rule_id;
+  change.body = {{"stageChange",
+                  {{"fromStage", std::string(StageName(event.from))},
+                   {"toStage", std::string(StageName(event.to))},
+                   {"reason", transition.reason},
+                   {"ruleId", transition.rule_id}}}};
+  return out;
+}
+
+}  // namespace internal
 
 crypto::Statement ManifestStatement(const ArtifactRecord& artifact) {
   const ArtifactSpec& spec = artifact.spec;
@@ -661,6 +716,13 @@ Result<int> Registry::Recover() {
   int removed = 0;
   SOV_ASSIGN_OR_RETURN(std::vector<UploadRecord> open, store_->ListOpenUploads());
   const SystemTime now = Now();
+  JobFilter running;
+  running.states = {JobState::kRunning};
+  running.limit = 0;
+  SOV_ASSIGN_OR_RETURN(std::vector<JobRecord> running_jobs, store_->ListJobs(running));
+  const bool live_lease =
+      std::any_of(running_jobs.begin(), running_jobs.end(),
+                  [&](const JobRecord& job) { return job.lease_expire_time > now; });
   for (const std::string& location : blobs_->Locations()) {
     SOV_ASSIGN_OR_RETURN(std::vector<std::string> staging, blobs_->ListStaging(location));
     std::set<std::string> staged(staging.begin(), staging.end());
@@ -683,6 +745,8 @@ Result<int> Registry::Recover() {
           })) {
         continue;  // aborted above, staging removed with it
       }
+      // A report being written by a worker that holds a live lease (see below).
+      if (live_lease && upload_id.rfind(internal::kGeneratedStagingPrefix, 0) == 0) continue;
       SOV_RETURN_IF_ERROR(blobs_->DiscardStaging(location, upload_id));
       ++removed;
     }
@@ -691,11 +755,15 @@ Result<int> Registry::Recover() {
       SOV_ASSIGN_OR_RETURN(std::optional<ArtifactRecord> artifact,
                            store_->FindArtifactById(blob_id));
       // A blob that no artifact references was published by a push whose commit never
-      // happened; an erased artifact's blob is unreadable (its key is gone) and was meant to go.
+      // happened, or is the report of a validation job whose completion never happened; an
+      // erased artifact's blob is unreadable (its key is gone) and was meant to go.
       if (artifact.has_value() && artifact->stage != Stage::kErased &&
           artifact->spec.storage_location == location) {
         continue;
       }
+      // While a worker (maybe in another process) holds a live job lease, an unreferenced blob
+      // may be the report it is about to commit: leave those for a later start.
+      if (!artifact.has_value() && live_lease) continue;
       SOV_RETURN_IF_ERROR(blobs_->Delete(location, blob_id));
       ++removed;
     }
@@ -1110,36 +1178,19 @@ Result<ArtifactRecord> Registry::ChangeStage(const std::string& name, const std:
                                 (expected.empty() ? "any stage allowed" : expected));
     }
 
-    ArtifactRecord updated = artifact;
-    StageEvent event;
-    event.from = artifact.stage;
-    event.to = transition.to;
-    event.time = Now();
-    event.tenant_id = actor.tenant_id;
-    event.system_actor = actor.system_actor;
-    event.reason = transition.reason;
-    event.rule_id = transition.rule_id;
-    event.rule_location = transition.rule_location;
-    event.audit_index = -1;  // set below, once the entry has its index
-    updated.stage = transition.to;
-    updated.history.push_back(event);
-    if (transition.mark_release_requested) updated.release_requested = true;
-    updated.update_time = event.time;
-
-    AuditEvent change = EventFrom(actor, "STAGE_CHANGE", std::string(StageAction(transition.to)));
-    change.artifact_name = name;
-    change.artifact_version = version;
-    change.artifact_digest = artifact.digest;
-    change.rule_id = transition.rule_id;
-    change.body = {{"stageChange",
-                    {{"fromStage", std::string(StageName(event.from))},
-                     {"toStage", std::string(StageName(event.to))},
-                     {"reason", transition.reason},
-                     {"ruleId", transition.rule_id}}}};
+    if (transition.to == Stage::kReleased) {
+      if (const LineageNotice* notice = internal::RevokingNotice(artifact)) {
+        return FailedPrecondition("cannot release " + ref + ": " +
+                                  internal::RevokingNoticeText(*notice));
+      }
+    }
+    // The history event's audit_index is set below, once the entry has its index.
+    internal::StageChange change = internal::MakeStageChange(artifact, transition, actor, Now());
+    ArtifactRecord& updated = change.updated;
 
     WriteBatch batch;
     batch.Add(mutation::UpdateArtifact{updated});
-    batch.Add(mutation::AppendAudit{std::move(change)});
+    batch.Add(mutation::AppendAudit{std::move(change.entry)});
     std::vector<AuditEvent> events = audit;
     AddAudit(batch, events);
     Result<CommitResult> committed = store_->Commit(std::move(batch));

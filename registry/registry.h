@@ -81,9 +81,11 @@ class Registry {
   ~Registry();
 
   // Startup recovery, before serving: deletes staging objects of uploads that are not open and
-  // blobs that no artifact references (left by a crash between publish and commit), aborts open
-  // uploads whose staging object is gone, and aborts expired uploads. Returns how many objects
-  // it removed, for the log.
+  // blobs that no artifact references (left by a crash between publish and commit) or that
+  // belong to erased artifacts, aborts open uploads whose staging object is gone, and aborts
+  // expired uploads. Unreferenced blobs are kept while a validation job holds a live lease (its
+  // worker may be about to commit the report it published). Returns how many objects it
+  // removed, for the log.
   Result<int> Recover();
 
   const RegistryOptions& options() const { return options_; }
@@ -159,6 +161,111 @@ class Registry {
                                      std::vector<AuditEvent> audit);
 
   Result<TenantUsage> Usage(const std::string& tenant_id);
+
+  // ---- Validation jobs (registry/validation.cc) ----------------------------------------------
+
+  struct ValidationRequest {
+    bool report_only = false;
+    std::string backend = "auto";  // "auto" | "cpu" | "cuda"
+    std::string policy_digest;     // the policy in force when it was queued
+    std::string requested_by;      // tenant id; empty when the push queued it
+  };
+  // Queues a validation job for `model` (kind model, any stage but ERASED; not REJECTED or
+  // REVOKED unless report_only). Unless report_only, a PENDING model moves to VALIDATING in the
+  // same batch (STAGE_CHANGE entry, system actor "validation"). When a QUEUED or RUNNING job for
+  // the same digest and report_only exists, returns it and changes nothing. A VALIDATION entry
+  // (details.event "queued")
+  // and `audit` are appended with it. INVALID_ARGUMENT for a non-model; FAILED_PRECONDITION for
+  // a wrong stage.
+  Result<JobRecord> QueueValidation(const ArtifactRecord& model, const ValidationRequest& request,
+                                    const Actor& actor, std::vector<AuditEvent> audit);
+  // NOT_FOUND when absent.
+  Result<JobRecord> GetJob(const std::string& job_id);
+  Result<std::vector<JobRecord>> ListJobs(const JobFilter& filter);
+  // Takes the oldest job this worker may run: QUEUED with requested_backend "auto" or in
+  // `backends` ("cpu", "cuda"), or RUNNING with an expired lease (the worker that held it died).
+  // It becomes RUNNING with worker, attempt + 1, start_time now, lease_expire_time now + lease,
+  // and a VALIDATION entry ("started"). nullopt when there is none. Safe against concurrent claimers in
+  // this and other processes: a lost race retries on the next candidate.
+  Result<std::optional<JobRecord>> ClaimJob(const std::string& worker,
+                                            const std::set<std::string>& backends,
+                                            std::chrono::seconds lease);
+  // Records progress and extends the lease. ABORTED when `job` is no longer this worker's
+  // attempt (cancelled, or taken by another worker after the lease ran out): stop working on it.
+  // Returns the updated job (use it for the next call).
+  Result<JobRecord> Heartbeat(const JobRecord& job, double progress, std::string phase,
+                              std::chrono::seconds lease);
+
+  // An artifact the gateway itself wrote (a report), stored durably as an encrypted blob but not
+  // yet visible: CompleteJob commits it. A blob whose commit never happens is removed by
+  // Recover() as unreferenced.
+  struct PreparedArtifact {
+    ArtifactRecord record;  // stage as given in the spec's caller; manifest signed
+    std::string wrapped_key;
+  };
+  // Hashes, encrypts and durably stores `bytes` as a new artifact of `spec` (complete: owner,
+  // location, classification, lineage), signs its manifest, and returns it uncommitted, stage
+  // `stage`. NOT_FOUND for an unknown location.
+  Result<PreparedArtifact> PrepareGeneratedArtifact(ArtifactSpec spec, std::string_view bytes,
+                                                    Stage stage);
+
+  // How a job ended, for CompleteJob.
+  struct JobOutcome {
+    JobState state = JobState::kSucceeded;  // kSucceeded or kFailed
+    std::string backend;                    // "cpu" | "cuda"
+    std::string error;                      // kFailed: why (no secret, no content)
+    std::vector<LineageLink> datasets;
+    std::optional<PreparedArtifact> report;  // kSucceeded: the signed report artifact
+    nlohmann::json gate_results = nlohmann::json::array();
+    std::string policy_digest;
+    // The model's stage change; unset for report_only jobs (and when the model left VALIDATING
+    // meanwhile, e.g. it was erased: the job then completes without one).
+    std::optional<Transition> transition;
+  };
+  // Finishes `job` exactly once: in one batch, the job's final state, the report artifact, the
+  // model's stage change (with its STAGE_CHANGE entry), a VALIDATION entry ("finished") and `audit`.
+  // ABORTED when the job's revision moved on (this attempt lost its lease or was cancelled):
+  // nothing is committed. Returns the finished job.
+  Result<JobRecord> CompleteJob(const JobRecord& job, JobOutcome outcome, const Actor& actor,
+                                std::vector<AuditEvent> audit);
+  // Cancels a QUEUED or RUNNING job; a VALIDATING model goes back to PENDING in the same batch.
+  // A VALIDATION entry ("cancelled") records it. OK for a cancelled job;
+  // FAILED_PRECONDITION for a finished one; NOT_FOUND when absent.
+  Result<JobRecord> CancelJob(const std::string& job_id, const Actor& actor,
+                              std::vector<AuditEvent> audit);
+
+  // ---- Erasure (registry/erasure.cc) ---------------------------------------------------------
+
+  // The payload type of the registry-signed erasure record (the ERASURE entry's "record"): a
+  // JSON object {"name","version","digest","sizeBytes","kind","ownerTenant","erasedBy"
+  // (principal or null),"systemActor","eraseTime","reason","subjectRequestId"}; never content.
+  static constexpr std::string_view kErasurePayloadType = "application/vnd.sov.erasure.v1+json";
+  struct EraseRequest {
+    std::string reason;              // 1 to 1024 characters
+    std::string subject_request_id;  // at most 256 characters; may be empty
+  };
+  // Crypto-shreds name@version: in one batch, destroys its wrapped data key, sets stage ERASED
+  // with a tombstone and history event, and appends a registry-signed ERASURE record (the
+  // tombstone as a DSSE envelope in the entry's "record") with `audit`; then deletes the blob
+  // (a failed delete is retried by Recover(): an erased artifact's blob is unreferenced).
+  // Returns the erased record, tombstone set. Erasing an ERASED artifact returns it unchanged
+  // (OK). Cancels the artifact's QUEUED/RUNNING validation jobs in the same batch.
+  Result<ArtifactRecord> Erase(const std::string& name, const std::string& version,
+                               const EraseRequest& request, const Actor& actor,
+                               std::vector<AuditEvent> audit);
+  // Adds a lineage notice to name@version, and when `transition` is set, changes its stage in
+  // the same batch (a revoke). A LINEAGE_PROPAGATION entry records it with `audit`. Idempotent: a
+  // notice for the same erased ancestor is not added twice.
+  Result<ArtifactRecord> AddLineageNotice(const std::string& name, const std::string& version,
+                                          LineageNotice notice,
+                                          std::optional<Transition> transition, const Actor& actor,
+                                          std::vector<AuditEvent> audit);
+
+  // ---- Signing keys ----------------------------------------------------------------------------
+
+  // Records a publisher key revocation with a KEY_REVOCATION entry and `audit`. OK when revoked.
+  Status RevokeKey(KeyRevocation revocation, const Actor& actor, std::vector<AuditEvent> audit);
+  Result<std::vector<KeyRevocation>> KeyRevocations();
 
  private:
   friend class internal::UploadWriterImpl;

@@ -152,6 +152,106 @@ Result<ArtifactSpec> SpecFromJson(std::string_view text) {
   }
 }
 
+Json LineageToJson(const std::vector<LineageLink>& links) {
+  Json out = Json::array();
+  for (const LineageLink& l : links) {
+    out.push_back({{"name", l.name},
+                   {"version", l.version},
+                   {"digest", l.digest},
+                   {"relation", l.relation},
+                   {"kind", KindName(l.kind)}});
+  }
+  return out;
+}
+
+Result<std::vector<LineageLink>> LineageFromJson(const Json& j) {
+  std::vector<LineageLink> out;
+  for (const Json& l : j) {
+    LineageLink link;
+    link.name = l.at("name").get<std::string>();
+    link.version = l.at("version").get<std::string>();
+    link.digest = l.at("digest").get<std::string>();
+    link.relation = l.at("relation").get<std::string>();
+    SOV_ASSIGN_OR_RETURN(link.kind, ParseKind(l.at("kind").get<std::string>()));
+    out.push_back(std::move(link));
+  }
+  return out;
+}
+
+Json TombstoneToJson(const Tombstone& t) {
+  return {
+      {"eraseTime", ToNanos(t.erase_time)},
+      {"tenantId", t.tenant_id},
+      {"principal", t.principal},
+      {"systemActor", t.system_actor},
+      {"reason", t.reason},
+      {"subjectRequestId", t.subject_request_id},
+      {"auditIndex", t.audit_index},
+  };
+}
+
+// Throws Json::exception on a malformed value; callers turn it into DATA_LOSS.
+Tombstone TombstoneFromJson(const Json& j) {
+  Tombstone t;
+  t.erase_time = FromNanos(j.at("eraseTime").get<int64_t>());
+  t.tenant_id = j.at("tenantId").get<std::string>();
+  t.principal = j.at("principal");
+  t.system_actor = j.at("systemActor").get<std::string>();
+  t.reason = j.at("reason").get<std::string>();
+  t.subject_request_id = j.at("subjectRequestId").get<std::string>();
+  t.audit_index = j.at("auditIndex").get<int64_t>();
+  return t;
+}
+
+Json NoticesToJson(const std::vector<LineageNotice>& notices) {
+  Json out = Json::array();
+  for (const LineageNotice& n : notices) {
+    out.push_back({{"erasedName", n.erased_name},
+                   {"erasedVersion", n.erased_version},
+                   {"erasedDigest", n.erased_digest},
+                   {"action", n.action},
+                   {"ruleId", n.rule_id},
+                   {"ruleLocation", n.rule_location},
+                   {"time", ToNanos(n.time)}});
+  }
+  return out;
+}
+
+// Throws Json::exception on a malformed value; callers turn it into DATA_LOSS.
+std::vector<LineageNotice> NoticesFromJson(const Json& j) {
+  std::vector<LineageNotice> out;
+  for (const Json& n : j) {
+    LineageNotice notice;
+    notice.erased_name = n.at("erasedName").get<std::string>();
+    notice.erased_version = n.at("erasedVersion").get<std::string>();
+    notice.erased_digest = n.at("erasedDigest").get<std::string>();
+    notice.action = n.at("action").get<std::string>();
+    notice.rule_id = n.at("ruleId").get<std::string>();
+    notice.rule_location = n.at("ruleLocation").get<std::string>();
+    notice.time = FromNanos(n.at("time").get<int64_t>());
+    out.push_back(std::move(notice));
+  }
+  return out;
+}
+
+// The tombstone and lineage notices columns of an artifact row.
+struct ErasureColumns {
+  SqlValue tombstone;  // NULL when none
+  std::string notices;
+};
+
+Result<ErasureColumns> ErasureColumnsOf(const ArtifactRecord& r) {
+  ErasureColumns out;
+  if (r.tombstone.has_value()) {
+    SOV_ASSIGN_OR_RETURN(std::string t, DumpJson(TombstoneToJson(*r.tombstone), "tombstone"));
+    out.tombstone = std::move(t);
+  } else {
+    out.tombstone = nullptr;
+  }
+  SOV_ASSIGN_OR_RETURN(out.notices, DumpJson(NoticesToJson(r.lineage_notices), "lineage notices"));
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Artifact rows
 
@@ -160,7 +260,8 @@ constexpr char kArtifactColumns[] =
     "a.media_type, a.description, a.classification, a.effective_classification, a.purposes, "
     "a.lawful_basis, a.special_category_condition, a.retention_deadline, a.retention_action, "
     "a.storage_location, a.storage_jurisdiction, a.created_by, a.manifest, "
-    "a.release_requested, a.create_time, a.update_time, a.revision";
+    "a.release_requested, a.create_time, a.update_time, a.revision, a.tombstone, "
+    "a.lineage_notices";
 
 struct StoredArtifact {
   int64_t seq = 0;
@@ -201,6 +302,13 @@ Result<StoredArtifact> ReadArtifactRow(const Statement& st) {
   r.create_time = FromNanos(st.Int64(23));
   r.update_time = FromNanos(st.Int64(24));
   r.revision = st.Int64(25);
+  try {
+    if (!st.IsNull(26)) r.tombstone = TombstoneFromJson(Json::parse(st.Text(26)));
+    r.lineage_notices = NoticesFromJson(Json::parse(st.Text(27)));
+  } catch (const Json::exception& e) {
+    return DataLoss("artifact " + r.id + ": stored tombstone or lineage notices are malformed: " +
+                    e.what());
+  }
   return out;
 }
 
@@ -340,6 +448,7 @@ Status InsertHistory(Connection& c, int64_t seq, const std::vector<StageEvent>& 
 Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
   const ArtifactSpec& s = r.spec;
   SOV_ASSIGN_OR_RETURN(std::string purposes, DumpJson(Json(s.purposes), "artifact purposes"));
+  SOV_ASSIGN_OR_RETURN(ErasureColumns erasure, ErasureColumnsOf(r));
   {
     SOV_ASSIGN_OR_RETURN(
         Statement st,
@@ -348,8 +457,9 @@ Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
                   "effective_classification, purposes, lawful_basis, "
                   "special_category_condition, retention_deadline, retention_action, "
                   "storage_location, storage_jurisdiction, created_by, manifest, "
-                  "release_requested, create_time, update_time, revision) VALUES (?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                  "release_requested, create_time, update_time, revision, tombstone, "
+                  "lineage_notices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st.Bind(1, r.id).Bind(2, s.name).Bind(3, s.version).Bind(4, KindName(s.kind));
     st.Bind(5, StageName(r.stage)).Bind(6, s.owner_tenant).Bind(7, r.digest);
     st.Bind(8, r.size_bytes).Bind(9, s.media_type).Bind(10, s.description);
@@ -364,6 +474,7 @@ Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
     st.Bind(19, s.storage_jurisdiction).Bind(20, s.created_by).Bind(21, r.manifest);
     st.Bind(22, int64_t{r.release_requested ? 1 : 0}).Bind(23, ToNanos(r.create_time));
     st.Bind(24, ToNanos(r.update_time)).Bind(25, r.revision);
+    st.BindValue(26, erasure.tombstone).Bind(27, erasure.notices);
     SOV_RETURN_IF_ERROR(st.Run());
   }
   int64_t seq = c.LastInsertRowid();
@@ -429,6 +540,82 @@ Result<std::vector<UploadRecord>> QueryUploads(Connection& c, const std::string&
     SOV_ASSIGN_OR_RETURN(UploadRecord u, ReadUploadRow(st));
     out.push_back(std::move(u));
   }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation job rows
+
+constexpr char kJobColumns[] =
+    "seq, id, model_name, model_version, model_digest, state, report_only, requested_backend, "
+    "backend, worker, attempt, progress, phase, datasets, create_time, start_time, end_time, "
+    "lease_expire_time, report_name, report_version, report_digest, gate_results, "
+    "outcome_stage, error, requested_by, policy_digest, revision";
+
+Result<JobRecord> ReadJobRow(const Statement& st) {
+  JobRecord j;
+  j.seq = st.Int64(0);
+  j.id = st.Text(1);
+  j.model_name = st.Text(2);
+  j.model_version = st.Text(3);
+  j.model_digest = st.Text(4);
+  SOV_ASSIGN_OR_RETURN(j.state, ParseJobState(st.Text(5)));
+  j.report_only = st.Int64(6) != 0;
+  j.requested_backend = st.Text(7);
+  j.backend = st.Text(8);
+  j.worker = st.Text(9);
+  j.attempt = static_cast<int32_t>(st.Int64(10));
+  j.progress = st.Double(11);
+  j.phase = st.Text(12);
+  try {
+    SOV_ASSIGN_OR_RETURN(j.datasets, LineageFromJson(Json::parse(st.Text(13))));
+    j.gate_results = Json::parse(st.Text(21));
+  } catch (const Json::exception& e) {
+    return DataLoss("validation job " + j.id + ": stored datasets or gate results are malformed: " +
+                    e.what());
+  }
+  j.create_time = FromNanos(st.Int64(14));
+  j.start_time = FromNanos(st.Int64(15));
+  j.end_time = FromNanos(st.Int64(16));
+  j.lease_expire_time = FromNanos(st.Int64(17));
+  j.report_name = st.Text(18);
+  j.report_version = st.Text(19);
+  j.report_digest = st.Text(20);
+  if (!st.IsNull(22)) {
+    SOV_ASSIGN_OR_RETURN(Stage stage, ParseStage(st.Text(22)));
+    j.outcome_stage = stage;
+  }
+  j.error = st.Text(23);
+  j.requested_by = st.Text(24);
+  j.policy_digest = st.Text(25);
+  j.revision = st.Int64(26);
+  return j;
+}
+
+Result<std::vector<JobRecord>> QueryJobs(Connection& c, const std::string& sql,
+                                         const std::vector<SqlValue>& params) {
+  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.BindAll(params);
+  std::vector<JobRecord> out;
+  while (true) {
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SOV_ASSIGN_OR_RETURN(JobRecord j, ReadJobRow(st));
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The JSON columns of a job row.
+struct JobJson {
+  std::string datasets;
+  std::string gate_results;
+};
+
+Result<JobJson> JobJsonOf(const JobRecord& j) {
+  JobJson out;
+  SOV_ASSIGN_OR_RETURN(out.datasets, DumpJson(LineageToJson(j.datasets), "job datasets"));
+  SOV_ASSIGN_OR_RETURN(out.gate_results, DumpJson(j.gate_results, "job gate results"));
   return out;
 }
 
@@ -529,13 +716,17 @@ void FutexWakeAll(std::atomic<uint32_t>& word) {
 }
 
 // True when `batch` may change what FindArtifact returns: it holds more than audit appends,
-// checkpoints and upload changes.
+// checkpoints, upload, job and key revocation changes. (A tombstone or lineage notice changes
+// through UpdateArtifact, so it counts.)
 bool MayChangeArtifacts(const WriteBatch& batch) {
   return std::any_of(batch.mutations.begin(), batch.mutations.end(), [](const Mutation& m) {
     return !std::holds_alternative<mutation::AppendAudit>(m) &&
            !std::holds_alternative<mutation::PutCheckpoint>(m) &&
            !std::holds_alternative<mutation::CreateUpload>(m) &&
-           !std::holds_alternative<mutation::UpdateUpload>(m);
+           !std::holds_alternative<mutation::UpdateUpload>(m) &&
+           !std::holds_alternative<mutation::EnqueueJob>(m) &&
+           !std::holds_alternative<mutation::UpdateJob>(m) &&
+           !std::holds_alternative<mutation::RevokeKey>(m);
   });
 }
 
@@ -581,6 +772,7 @@ class SqliteMetadataStore::Impl {
   uint64_t artifact_generation() const {
     return artifact_generation_.load(std::memory_order_acquire);
   }
+  bool cache_artifacts() const { return options_.cache_artifacts; }
   std::optional<ArtifactRecord> CachedArtifact(const std::string& name,
                                                const std::string& version, uint64_t generation);
   void CacheArtifact(const ArtifactRecord& record, uint64_t generation);
@@ -607,7 +799,12 @@ class SqliteMetadataStore::Impl {
   };
 
   Status Migrate(const std::string& path);
-  Status LoadAuditState();
+  // Loads the audit tree's right edge and chain head from the database; at Open also checks
+  // the latest checkpoint against the log.
+  Status LoadAuditState(bool verify_checkpoint);
+  // Inside the writer's transaction: reloads the audit state when another connection (another
+  // process on the same file) has committed since this writer last looked.
+  Status SyncAuditState();
   void WriterLoop();
   void RunGroup(std::vector<Pending*>& group, uint32_t number);
   // Applies and commits `group` in one transaction, filling `results`. False, with nothing
@@ -623,6 +820,9 @@ class SqliteMetadataStore::Impl {
   Status Apply(const mutation::InsertArtifact& m);
   Status Apply(const mutation::UpdateArtifact& m);
   Status Apply(const mutation::DeleteDataKey& m);
+  Status Apply(const mutation::EnqueueJob& m);
+  Status Apply(const mutation::UpdateJob& m);
+  Status Apply(const mutation::RevokeKey& m);
   Status Apply(const mutation::AppendAudit& m, const PreparedLeaf& leaf, CommitResult& result);
   Status Apply(const mutation::PutCheckpoint& m);
 
@@ -639,6 +839,7 @@ class SqliteMetadataStore::Impl {
   std::unique_ptr<Connection> writer_;
   AuditState audit_;
   bool shredded_ = false;  // a data key was deleted in the current group
+  int64_t data_version_ = 0;  // PRAGMA data_version when audit_ was last in step with the file
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -698,7 +899,8 @@ Status SqliteMetadataStore::Impl::Init(const std::string& path) {
       "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
       "PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY;"));
   SOV_RETURN_IF_ERROR(Migrate(path));
-  SOV_RETURN_IF_ERROR(LoadAuditState());
+  SOV_RETURN_IF_ERROR(LoadAuditState(/*verify_checkpoint=*/true));
+  SOV_ASSIGN_OR_RETURN(data_version_, writer_->QueryInt("PRAGMA data_version"));
 
   for (int i = 0; i < std::max(1, options_.read_connections); ++i) {
     SOV_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
@@ -739,7 +941,17 @@ Status SqliteMetadataStore::Impl::Migrate(const std::string& path) {
   return OkStatus();
 }
 
-Status SqliteMetadataStore::Impl::LoadAuditState() {
+Status SqliteMetadataStore::Impl::SyncAuditState() {
+  // data_version changes only when another connection commits; this writer's own commits (and
+  // the read-only pool, which never writes) leave it alone, so the check costs one pragma.
+  SOV_ASSIGN_OR_RETURN(int64_t version, writer_->QueryInt("PRAGMA data_version"));
+  if (version == data_version_) return OkStatus();
+  SOV_RETURN_IF_ERROR(LoadAuditState(/*verify_checkpoint=*/false));
+  data_version_ = version;
+  return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::LoadAuditState(bool verify_checkpoint) {
   Connection& c = *writer_;
   SOV_ASSIGN_OR_RETURN(int64_t size,
                        c.QueryInt("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries"));
@@ -771,7 +983,11 @@ Status SqliteMetadataStore::Impl::LoadAuditState() {
                       " does not match its stored leaf hash");
     }
     audit_.last_time_us = st.Int64(2);
+  } else {
+    audit_.last_leaf = LeafHash{};
+    audit_.last_time_us = 0;
   }
+  if (!verify_checkpoint) return OkStatus();
 
   // The latest signed checkpoint must still describe this log.
   SOV_ASSIGN_OR_RETURN(
@@ -922,11 +1138,16 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
   };
 
   for (auto& r : results) r.reset();
-  const AuditState group_start = audit_;
   shredded_ = false;
   if (Status begin = writer_->Run("BEGIN IMMEDIATE"); !begin.ok()) {
     return fail_all(begin, "cannot start the write transaction");
   }
+  // Another process (sovd eval-worker) may have appended to the log since the last group.
+  if (Status synced = SyncAuditState(); !synced.ok()) {
+    if (!writer_->InAutocommit()) (void)writer_->Run("ROLLBACK");
+    return fail_all(synced, "cannot read the audit log's state");
+  }
+  const AuditState group_start = audit_;
 
   for (size_t i = 0; i < group.size(); ++i) {
     // A savepoint per batch lets a failing batch roll back alone, but costs a copy of every
@@ -1170,12 +1391,15 @@ Status SqliteMetadataStore::Impl::Apply(const mutation::UpdateArtifact& m) {
     }
   }
   {
+    SOV_ASSIGN_OR_RETURN(ErasureColumns erasure, ErasureColumnsOf(a));
     SOV_ASSIGN_OR_RETURN(
         Statement st,
         writer_->Prepare("UPDATE artifacts SET stage = ?, manifest = ?, release_requested = ?, "
-                         "update_time = ?, revision = revision + 1 WHERE seq = ?"));
+                         "update_time = ?, tombstone = ?, lineage_notices = ?, "
+                         "revision = revision + 1 WHERE seq = ?"));
     st.Bind(1, StageName(a.stage)).Bind(2, a.manifest);
-    st.Bind(3, int64_t{a.release_requested ? 1 : 0}).Bind(4, ToNanos(a.update_time)).Bind(5, seq);
+    st.Bind(3, int64_t{a.release_requested ? 1 : 0}).Bind(4, ToNanos(a.update_time));
+    st.BindValue(5, erasure.tombstone).Bind(6, erasure.notices).Bind(7, seq);
     SOV_RETURN_IF_ERROR(st.Run());
   }
   for (const char* sql : {"DELETE FROM artifact_signatures WHERE artifact_seq = ?",
@@ -1195,6 +1419,91 @@ Status SqliteMetadataStore::Impl::Apply(const mutation::DeleteDataKey& m) {
   SOV_RETURN_IF_ERROR(st.Run());
   if (writer_->Changes() > 0) shredded_ = true;
   return OkStatus();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::EnqueueJob& m) {
+  const JobRecord& j = m.job;
+  if (j.id.empty()) return InvalidArgument("a validation job needs an id");
+  SOV_ASSIGN_OR_RETURN(bool taken, Exists("SELECT 1 FROM validation_jobs WHERE id = ?", {j.id}));
+  if (taken) return AlreadyExists("validation job " + j.id + " exists already");
+  SOV_ASSIGN_OR_RETURN(JobJson json, JobJsonOf(j));
+  // seq is left to SQLite: the rowid, one above the highest so far (queue order).
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      writer_->Prepare("INSERT INTO validation_jobs (id, model_name, model_version, model_digest, "
+                       "state, report_only, requested_backend, backend, worker, attempt, "
+                       "progress, phase, datasets, create_time, start_time, end_time, "
+                       "lease_expire_time, report_name, report_version, report_digest, "
+                       "gate_results, outcome_stage, error, requested_by, policy_digest, "
+                       "revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                       "?, ?, ?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, j.id).Bind(2, j.model_name).Bind(3, j.model_version).Bind(4, j.model_digest);
+  st.Bind(5, JobStateName(j.state)).Bind(6, int64_t{j.report_only ? 1 : 0});
+  st.Bind(7, j.requested_backend).Bind(8, j.backend).Bind(9, j.worker);
+  st.Bind(10, int64_t{j.attempt}).BindDouble(11, j.progress).Bind(12, j.phase);
+  st.Bind(13, json.datasets).Bind(14, ToNanos(j.create_time)).Bind(15, ToNanos(j.start_time));
+  st.Bind(16, ToNanos(j.end_time)).Bind(17, ToNanos(j.lease_expire_time));
+  st.Bind(18, j.report_name).Bind(19, j.report_version).Bind(20, j.report_digest);
+  st.Bind(21, json.gate_results);
+  if (j.outcome_stage.has_value()) {
+    st.Bind(22, StageName(*j.outcome_stage));
+  } else {
+    st.BindNull(22);
+  }
+  st.Bind(23, j.error).Bind(24, j.requested_by).Bind(25, j.policy_digest).Bind(26, j.revision);
+  return st.Run();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::UpdateJob& m) {
+  const JobRecord& j = m.job;
+  {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         writer_->Prepare("SELECT revision FROM validation_jobs WHERE id = ?"));
+    st.Bind(1, j.id);
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return NotFound("validation job " + j.id + " not found");
+    if (st.Int64(0) != j.revision) {
+      return Aborted("validation job " + j.id + " was changed concurrently (stored revision " +
+                     std::to_string(st.Int64(0)) + ", expected " + std::to_string(j.revision) +
+                     "): another worker took it, or it was cancelled");
+    }
+  }
+  SOV_ASSIGN_OR_RETURN(JobJson json, JobJsonOf(j));
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      writer_->Prepare("UPDATE validation_jobs SET state = ?, report_only = ?, "
+                       "requested_backend = ?, backend = ?, worker = ?, attempt = ?, "
+                       "progress = ?, phase = ?, datasets = ?, start_time = ?, end_time = ?, "
+                       "lease_expire_time = ?, report_name = ?, report_version = ?, "
+                       "report_digest = ?, gate_results = ?, outcome_stage = ?, error = ?, "
+                       "requested_by = ?, policy_digest = ?, revision = revision + 1 "
+                       "WHERE id = ?"));
+  st.Bind(1, JobStateName(j.state)).Bind(2, int64_t{j.report_only ? 1 : 0});
+  st.Bind(3, j.requested_backend).Bind(4, j.backend).Bind(5, j.worker);
+  st.Bind(6, int64_t{j.attempt}).BindDouble(7, j.progress).Bind(8, j.phase);
+  st.Bind(9, json.datasets).Bind(10, ToNanos(j.start_time)).Bind(11, ToNanos(j.end_time));
+  st.Bind(12, ToNanos(j.lease_expire_time)).Bind(13, j.report_name).Bind(14, j.report_version);
+  st.Bind(15, j.report_digest).Bind(16, json.gate_results);
+  if (j.outcome_stage.has_value()) {
+    st.Bind(17, StageName(*j.outcome_stage));
+  } else {
+    st.BindNull(17);
+  }
+  st.Bind(18, j.error).Bind(19, j.requested_by).Bind(20, j.policy_digest).Bind(21, j.id);
+  return st.Run();
+}
+
+Status SqliteMetadataStore::Impl::Apply(const mutation::RevokeKey& m) {
+  const KeyRevocation& r = m.revocation;
+  if (r.keyid.empty()) return InvalidArgument("a key revocation needs a keyid");
+  // The first revocation stands: its time, reason and author are what was recorded.
+  SOV_ASSIGN_OR_RETURN(
+      Statement st,
+      writer_->Prepare("INSERT INTO key_revocations (keyid, owner_tenant, reason, revoked_by, "
+                       "time) VALUES (?, ?, ?, ?, ?) ON CONFLICT (keyid) DO NOTHING"));
+  st.Bind(1, r.keyid).Bind(2, r.owner_tenant).Bind(3, r.reason).Bind(4, r.revoked_by);
+  st.Bind(5, ToNanos(r.time));
+  return st.Run();
 }
 
 Status SqliteMetadataStore::Impl::Apply(const mutation::AppendAudit& m, const PreparedLeaf& leaf,
@@ -1313,8 +1622,11 @@ Result<CommitResult> SqliteMetadataStore::Commit(WriteBatch batch) {
 Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifact(
     const std::string& name, const std::string& version) {
   const uint64_t generation = impl_->artifact_generation();
-  if (std::optional<ArtifactRecord> cached = impl_->CachedArtifact(name, version, generation)) {
-    return cached;
+  const bool cache = impl_->cache_artifacts();
+  if (cache) {
+    if (std::optional<ArtifactRecord> cached = impl_->CachedArtifact(name, version, generation)) {
+      return cached;
+    }
   }
   Result<std::optional<ArtifactRecord>> found =
       First(impl_->Read<std::vector<StoredArtifact>>([&](Connection& c) {
@@ -1323,7 +1635,7 @@ Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifact(
                                   " FROM artifacts a WHERE a.name = ? AND a.version = ?",
                               {name, version});
       }));
-  if (found.ok() && found->has_value()) impl_->CacheArtifact(**found, generation);
+  if (cache && found.ok() && found->has_value()) impl_->CacheArtifact(**found, generation);
   return found;
 }
 
@@ -1384,11 +1696,25 @@ Result<std::vector<ArtifactRecord>> SqliteMetadataStore::ListArtifacts(
     where += " AND a.owner_tenant = ?";
     params.emplace_back(filter.owner_tenant);
   }
+  const std::string select = std::string("SELECT ") + kArtifactColumns + " FROM artifacts a";
+  if (filter.retention_deadline_before.has_value()) {
+    // Served by the partial retention index; name paging does not apply (see ArtifactFilter).
+    where += " AND a.retention_deadline IS NOT NULL AND a.retention_deadline < ?";
+    params.emplace_back(ToNanos(*filter.retention_deadline_before));
+    std::string sql = select + where + " ORDER BY a.retention_deadline, a.name, a.seq";
+    if (filter.limit > 0) {
+      sql += " LIMIT ?";
+      params.emplace_back(filter.limit);
+    }
+    SOV_ASSIGN_OR_RETURN(std::vector<StoredArtifact> rows,
+                         impl_->Read<std::vector<StoredArtifact>>(
+                             [&](Connection& c) { return QueryArtifacts(c, sql, params); }));
+    return Records(std::move(rows));
+  }
   if (!filter.after_name.empty()) {
     where += " AND a.name > ?";
     params.emplace_back(filter.after_name);
   }
-  const std::string select = std::string("SELECT ") + kArtifactColumns + " FROM artifacts a";
 
   SOV_ASSIGN_OR_RETURN(
       std::vector<StoredArtifact> rows,
@@ -1506,6 +1832,76 @@ Result<TenantUsage> SqliteMetadataStore::Usage(const std::string& tenant_id) {
     }
     return usage;
   });
+}
+
+Result<std::optional<JobRecord>> SqliteMetadataStore::FindJob(const std::string& job_id) {
+  SOV_ASSIGN_OR_RETURN(std::vector<JobRecord> rows,
+                       impl_->Read<std::vector<JobRecord>>([&](Connection& c) {
+                         return QueryJobs(c,
+                                          std::string("SELECT ") + kJobColumns +
+                                              " FROM validation_jobs WHERE id = ?",
+                                          {job_id});
+                       }));
+  if (rows.empty()) return std::optional<JobRecord>();
+  return std::optional<JobRecord>(std::move(rows.front()));
+}
+
+Result<std::vector<JobRecord>> SqliteMetadataStore::ListJobs(const JobFilter& filter) {
+  std::string sql = std::string("SELECT ") + kJobColumns + " FROM validation_jobs WHERE 1";
+  std::vector<SqlValue> params;
+  if (!filter.model_name.empty()) {
+    sql += " AND model_name = ?";
+    params.emplace_back(filter.model_name);
+  }
+  if (!filter.model_version.empty()) {
+    sql += " AND model_version = ?";
+    params.emplace_back(filter.model_version);
+  }
+  if (!filter.model_digest.empty()) {
+    sql += " AND model_digest = ?";
+    params.emplace_back(filter.model_digest);
+  }
+  if (!filter.states.empty()) {
+    sql += " AND state IN (" + Placeholders(filter.states.size()) + ")";
+    for (JobState s : filter.states) params.emplace_back(std::string(JobStateName(s)));
+  }
+  if (filter.report_only_set) {
+    sql += " AND report_only = ?";
+    params.emplace_back(int64_t{filter.report_only ? 1 : 0});
+  }
+  if (filter.before_seq > 0) {
+    sql += " AND seq < ?";
+    params.emplace_back(filter.before_seq);
+  }
+  sql += filter.ascending ? " ORDER BY seq" : " ORDER BY seq DESC";
+  if (filter.limit > 0) {
+    sql += " LIMIT ?";
+    params.emplace_back(filter.limit);
+  }
+  return impl_->Read<std::vector<JobRecord>>(
+      [&](Connection& c) { return QueryJobs(c, sql, params); });
+}
+
+Result<std::vector<KeyRevocation>> SqliteMetadataStore::ListKeyRevocations() {
+  return impl_->Read<std::vector<KeyRevocation>>(
+      [&](Connection& c) -> Result<std::vector<KeyRevocation>> {
+        SOV_ASSIGN_OR_RETURN(Statement st,
+                             c.Prepare("SELECT keyid, owner_tenant, reason, revoked_by, time "
+                                       "FROM key_revocations ORDER BY seq"));
+        std::vector<KeyRevocation> out;
+        while (true) {
+          SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) break;
+          KeyRevocation r;
+          r.keyid = st.Text(0);
+          r.owner_tenant = st.Text(1);
+          r.reason = st.Text(2);
+          r.revoked_by = st.Text(3);
+          r.time = FromNanos(st.Int64(4));
+          out.push_back(std::move(r));
+        }
+        return out;
+      });
 }
 
 Result<int64_t> SqliteMetadataStore::AuditSize() {

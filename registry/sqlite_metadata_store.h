@@ -13,10 +13,14 @@
 // one system call wakes a whole group's committers. Reads use a small pool of read-only
 // connections that run beside the writer (WAL) and each see one consistent snapshot;
 // FindArtifact's answers are also kept in memory, and not used while or after a group that may
-// change an artifact runs.
+// change an artifact runs; the cache knows only this store's commits, so a file that another
+// process writes too (a `sovd eval-worker`) is opened with Options::cache_artifacts false.
 //
 // Audit append times come from the system clock at microsecond precision and never go below the
-// previous entry's, so that index order and time order agree. Thread-safe.
+// previous entry's, so that index order and time order agree. Several stores (processes) may
+// write one file: each group's transaction first reloads the audit tree's right edge when
+// another connection has committed (PRAGMA data_version), so the log stays gapless and chained.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +37,11 @@ class SqliteMetadataStore final : public MetadataStore {
   struct Options {
     int read_connections = 4;    // readers beyond this many wait for a free connection
     int busy_timeout_ms = 5000;  // for another process holding the file (sqlite3 CLI, backup)
+    // Keep FindArtifact's answers in memory (see the file comment). The cache sees only this
+    // store's own commits: when another process writes the same file (`sovd eval-worker`
+    // moving a model's stage), open the store with false so that FindArtifact always reads
+    // the database.
+    bool cache_artifacts = true;
   };
 
   // Opens (creating it 0600 when absent) and migrates the database at `path`, loads the audit
@@ -71,6 +80,9 @@ class SqliteMetadataStore final : public MetadataStore {
                                                      const std::string& version) override;
   Result<std::vector<UploadRecord>> ListOpenUploads() override;
   Result<TenantUsage> Usage(const std::string& tenant_id) override;
+  Result<std::optional<JobRecord>> FindJob(const std::string& job_id) override;
+  Result<std::vector<JobRecord>> ListJobs(const JobFilter& filter) override;
+  Result<std::vector<KeyRevocation>> ListKeyRevocations() override;
   Result<int64_t> AuditSize() override;
   Result<std::vector<AuditRecord>> ReadAudit(int64_t begin, int64_t end) override;
   Result<std::vector<AuditRecord>> QueryAudit(const AuditFilter& filter) override;

@@ -24,6 +24,13 @@ constexpr std::array<std::pair<UploadState, std::string_view>, 3> kUploadStates 
     {UploadState::kCommitted, "committed"},
     {UploadState::kAborted, "aborted"},
 }};
+constexpr std::array<std::pair<JobState, std::string_view>, 5> kJobStates = {{
+    {JobState::kQueued, "queued"},
+    {JobState::kRunning, "running"},
+    {JobState::kSucceeded, "succeeded"},
+    {JobState::kFailed, "failed"},
+    {JobState::kCancelled, "cancelled"},
+}};
 
 template <typename E, size_t N>
 std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
@@ -51,11 +58,15 @@ Result<E> Parse(const std::array<std::pair<E, std::string_view>, N>& table,
 std::string_view KindName(Kind kind) { return NameOf(kKinds, kind); }
 std::string_view StageName(Stage stage) { return NameOf(kStages, stage); }
 std::string_view UploadStateName(UploadState state) { return NameOf(kUploadStates, state); }
+std::string_view JobStateName(JobState state) { return NameOf(kJobStates, state); }
 
 Result<Kind> ParseKind(std::string_view name) { return Parse(kKinds, "artifact kind", name); }
 Result<Stage> ParseStage(std::string_view name) { return Parse(kStages, "stage", name); }
 Result<UploadState> ParseUploadState(std::string_view name) {
   return Parse(kUploadStates, "upload state", name);
+}
+Result<JobState> ParseJobState(std::string_view name) {
+  return Parse(kJobStates, "job state", name);
 }
 
 }  // namespace sov::registry

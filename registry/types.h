@@ -23,15 +23,18 @@ namespace sov::registry {
 enum class Kind : uint8_t { kDataset, kModel, kReport };
 enum class Stage : uint8_t { kPending, kValidating, kReleased, kRejected, kRevoked, kErased };
 enum class UploadState : uint8_t { kOpen, kCommitted, kAborted };
+enum class JobState : uint8_t { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
 
 // Lower-case names as the policy language and the store use them: "dataset", "released", ...
 std::string_view KindName(Kind kind);
 std::string_view StageName(Stage stage);
 std::string_view UploadStateName(UploadState state);
+std::string_view JobStateName(JobState state);  // "queued", "running", "succeeded", ...
 // Parse the names above; INVALID_ARGUMENT naming the bad value otherwise.
 Result<Kind> ParseKind(std::string_view name);
 Result<Stage> ParseStage(std::string_view name);
 Result<UploadState> ParseUploadState(std::string_view name);
+Result<JobState> ParseJobState(std::string_view name);
 
 // One lineage edge: this artifact depends on `name@version` (digest resolved at push).
 struct LineageLink {
@@ -65,6 +68,31 @@ struct SignatureRecord {
   std::string sig;     // 64 raw signature bytes
   SystemTime time;
   friend bool operator==(const SignatureRecord&, const SignatureRecord&) = default;
+};
+
+// What remains of an erased artifact besides its record: who erased it, when and why. The
+// artifact's record itself (name, version, digest, size, kind) stays, with stage ERASED.
+struct Tombstone {
+  SystemTime erase_time;     // when the data key was destroyed
+  std::string tenant_id;     // who asked; empty when the gateway did (retention)
+  nlohmann::json principal;  // {"tenantId","authMethod","credential"} or null
+  std::string system_actor;  // "retention" when the sweeper erased it; else empty
+  std::string reason;
+  std::string subject_request_id;  // e.g. the data subject request's ticket; may be empty
+  int64_t audit_index = -1;        // the signed ERASURE entry
+  friend bool operator==(const Tombstone&, const Tombstone&) = default;
+};
+
+// A notice on an artifact derived (directly or transitively) from an erased one.
+struct LineageNotice {
+  std::string erased_name;
+  std::string erased_version;
+  std::string erased_digest;
+  std::string action;  // "revoke" | "flag-retrain" | "none"
+  std::string rule_id;
+  std::string rule_location;  // "FILE:LINE:COL"
+  SystemTime time;
+  friend bool operator==(const LineageNotice&, const LineageNotice&) = default;
 };
 
 // What a pusher declares about a new artifact version (ArtifactSpec in the API), plus what the
@@ -104,6 +132,8 @@ struct ArtifactRecord {
   // The DSSE envelope (JSON form) of the registry-signed manifest, with every signature.
   std::string manifest;
   bool release_requested = false;
+  std::optional<Tombstone> tombstone;         // set exactly when stage is ERASED
+  std::vector<LineageNotice> lineage_notices;  // oldest first
   SystemTime create_time;
   SystemTime update_time;
   // Optimistic concurrency: MetadataStore::UpdateArtifact succeeds only when the stored revision
@@ -131,6 +161,51 @@ struct UploadRecord {
   std::string decision_rule;
   std::string decision_policy;
   int64_t revision = 1;  // as ArtifactRecord::revision
+};
+
+// A validation job in the durable queue: one run of the benchmark suite on one model version
+// (Registry::QueueValidation and friends, registry/validation.cc). A job that was RUNNING when
+// its worker died is taken again by another worker once its lease has expired; completing it is
+// conditional on the job's revision, so each job completes exactly once.
+struct JobRecord {
+  std::string id;
+  int64_t seq = 0;  // queue order, assigned by the store at EnqueueJob (newest is highest)
+  std::string model_name;
+  std::string model_version;
+  std::string model_digest;
+  JobState state = JobState::kQueued;
+  bool report_only = false;
+  std::string requested_backend = "auto";  // "auto" | "cpu" | "cuda"
+  std::string backend;                     // "cpu" | "cuda" once a worker ran it
+  std::string worker;                      // who holds (or held) it, e.g. "host/eval-worker-1"
+  int32_t attempt = 0;                     // claims so far
+  double progress = 0.0;                   // 0..1 while running
+  std::string phase;                       // e.g. "loading model", "quality"
+  std::vector<LineageLink> datasets;       // the validation datasets the gates named
+  SystemTime create_time;
+  SystemTime start_time;                   // of the current attempt
+  SystemTime end_time;
+  SystemTime lease_expire_time;            // RUNNING: others may take it after this
+  std::string report_name;                 // the report artifact, once SUCCEEDED
+  std::string report_version;
+  std::string report_digest;
+  nlohmann::json gate_results = nlohmann::json::array();  // [{gate_id, condition, location,
+                                                          //   outcome, observed, dataset, error}]
+  std::optional<Stage> outcome_stage;  // the model's stage after the job; unset if report_only
+  std::string error;                   // FAILED: why
+  std::string requested_by;            // tenant id; empty when the push queued it
+  std::string policy_digest;           // the policy whose gates the job applied
+  int64_t revision = 1;                // as ArtifactRecord::revision
+};
+
+// A revoked publisher signing key: its signatures no longer count towards any threshold.
+struct KeyRevocation {
+  std::string keyid;         // "sha256:<hex>"
+  std::string owner_tenant;  // the tenant the key was registered to
+  std::string reason;
+  std::string revoked_by;    // tenant id of the caller
+  SystemTime time;
+  friend bool operator==(const KeyRevocation&, const KeyRevocation&) = default;
 };
 
 // A tenant's storage use.

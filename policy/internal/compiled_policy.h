@@ -76,6 +76,15 @@ struct RetentionEntry {
   SourceLocation location;
 };
 
+struct LineageRuleEntry {
+  std::string id;
+  std::optional<cel::Program> when;  // over `artifact` (derived) and `ancestor` (erased)
+  ScalarMap when_map;
+  std::string when_source;
+  LineageAction action = LineageAction::kRevoke;
+  SourceLocation location;
+};
+
 struct Purpose {
   std::string lawful_basis;
   std::string description;
@@ -115,6 +124,9 @@ struct CompiledPolicy {
   bool inherit_strictest = true;
   std::vector<RetentionEntry> retention;
   std::map<std::string, Purpose, std::less<>> purposes;
+  bool has_lineage = false;
+  SourceLocation lineage_location;  // the `lineage:` key
+  std::vector<LineageRuleEntry> lineage;
   std::vector<ReleaseGate> gates;
   std::vector<CompiledGate> compiled_gates;
 };

@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::string_view kTopKeys[] = {"version", "name", "description", "jurisdictions",
                                          "residency", "models", "retention", "purposes",
-                                         "release_gates", "rules"};
+                                         "release_gates", "lineage", "rules"};
 constexpr std::string_view kResidencyKeys[] = {"store_in", "transfer_to"};
 constexpr std::string_view kModelsKeys[] = {"inherit_classification"};
 constexpr std::string_view kInheritModes[] = {"strictest", "declared"};
@@ -25,6 +25,8 @@ constexpr std::string_view kDeadlineActions[] = {"erase", "revoke"};
 constexpr std::string_view kPurposeKeys[] = {"lawful_basis", "description"};
 constexpr std::string_view kGateKeys[] = {"id", "description", "applies_when", "benchmarks",
                                           "validation_datasets", "require", "signatures"};
+constexpr std::string_view kLineageKeys[] = {"id", "description", "when", "on_ancestor_erased"};
+constexpr std::string_view kLineageActions[] = {"revoke", "flag-retrain", "none"};
 constexpr std::string_view kSignatureKeys[] = {"threshold", "signers"};
 constexpr std::string_view kRuleKeys[] = {"id", "description", "effect", "actions", "principals",
                                           "when", "reason"};
@@ -71,6 +73,7 @@ class Compiler {
   void ReadRetention(const Field& field);
   void ReadPurposes(const Field& field);
   void ReadReleaseGates(const Field& field);
+  void ReadLineage(const Field& field);
   void ReadRules(const Field& field);
   std::optional<cel::Program> CompileCel(const YAML::Node& node, const SourceLocation& at,
                                          std::string_view what, std::vector<std::string> variables,
@@ -126,6 +129,7 @@ std::shared_ptr<CompiledPolicy> Compiler::Run() {
   if (const Field* f = YamlReader::Find(*fields, "retention")) ReadRetention(*f);
   if (const Field* f = YamlReader::Find(*fields, "purposes")) ReadPurposes(*f);
   if (const Field* f = YamlReader::Find(*fields, "release_gates")) ReadReleaseGates(*f);
+  if (const Field* f = YamlReader::Find(*fields, "lineage")) ReadLineage(*f);
   if (const Field* f = YamlReader::Find(*fields, "rules")) ReadRules(*f);
   if (reader_.failed()) return nullptr;
 
@@ -621,6 +625,73 @@ void Compiler::ReadReleaseGates(const Field& field) {
       "a release gate applies to this model and its validation has not passed", "release_gates",
       "a release gate applies to the artifact and request.gates_passed != 'true'",
       {"artifact.release"}, NativeCheck::kGatesNotPassed));
+}
+
+void Compiler::ReadLineage(const Field& field) {
+  policy_->has_lineage = true;
+  policy_->lineage_location = field.key_location;
+  auto items = reader_.Sequence(field.value, field.key_location, "lineage");
+  if (!items) return;
+  std::set<std::string> ids;
+  for (const YAML::Node& item : *items) {
+    const SourceLocation at = reader_.Loc(item, field.key_location);
+    auto fields = reader_.Map(item, at, "a lineage entry", kLineageKeys);
+    if (!fields) continue;
+    LineageRuleEntry e;
+    e.location = at;
+    bool ok = true;
+    const Field* id = YamlReader::Find(*fields, "id");
+    if (id == nullptr) {
+      reader_.Error(at, "a lineage entry needs an `id`",
+                    "e.g. `id: personal-data-erasure-revokes-models`");
+      ok = false;
+    } else if (auto text = reader_.String(id->value, id->value_location, "id")) {
+      e.id = *text;
+      if (e.id.empty() || e.id.find_first_of(" \t") != std::string::npos) {
+        reader_.Error(id->value_location, "lineage id `" + e.id + "` must be one word",
+                      "use letters, digits, `-`, `_` and `.`");
+        ok = false;
+      } else if (e.id.rfind("lineage.", 0) == 0) {
+        reader_.Error(id->value_location, "lineage id `" + e.id + "` is reserved",
+                      "ids starting with `lineage.` name generated rules (`" +
+                          std::string(kDefaultLineageRuleId) + "`); choose another id");
+        ok = false;
+      } else if (!ids.insert(e.id).second) {
+        reader_.Error(id->value_location, "lineage id `" + e.id + "` is used twice",
+                      "lineage ids must be unique");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (const Field* when = YamlReader::Find(*fields, "when")) {
+      e.when = CompileCel(when->value, when->value_location, "lineage condition",
+                          {"artifact", "ancestor"}, &e.when_map, &e.when_source);
+      ok = ok && e.when.has_value();
+    }
+    const Field* action = YamlReader::Find(*fields, "on_ancestor_erased");
+    if (action == nullptr) {
+      reader_.Error(at, "lineage entry `" + e.id + "` needs `on_ancestor_erased`",
+                    "`on_ancestor_erased: revoke`, `flag-retrain` or `none`");
+      ok = false;
+    } else if (auto a = reader_.String(action->value, action->value_location,
+                                       "on_ancestor_erased")) {
+      if (*a == "revoke") {
+        e.action = LineageAction::kRevoke;
+      } else if (*a == "flag-retrain") {
+        e.action = LineageAction::kFlagRetrain;
+      } else if (*a == "none") {
+        e.action = LineageAction::kNone;
+      } else {
+        reader_.Error(action->value_location, "unknown lineage action `" + *a + "`",
+                      SuggestHint(*a, kLineageActions));
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (ok) policy_->lineage.push_back(std::move(e));
+  }
 }
 
 void Compiler::ReadRules(const Field& field) {

@@ -85,6 +85,11 @@ Statement& Statement::Bind(int i, int64_t value) {
   return *this;
 }
 
+Statement& Statement::BindDouble(int i, double value) {
+  NoteBind(sqlite3_bind_double(stmt_, i, value), i);
+  return *this;
+}
+
 Statement& Statement::Bind(int i, std::string_view text) {
   NoteBind(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
            i);
@@ -136,6 +141,8 @@ bool Statement::IsNull(int column) const {
 }
 
 int64_t Statement::Int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
 
 std::string Statement::Text(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_, column);

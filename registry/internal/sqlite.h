@@ -41,6 +41,7 @@ class Statement {
 
   // Binds parameter `i` (1-based). Text and blobs are copied (SQLITE_TRANSIENT).
   Statement& Bind(int i, int64_t value);
+  Statement& BindDouble(int i, double value);
   Statement& Bind(int i, std::string_view text);
   Statement& BindBlob(int i, std::string_view bytes);
   Statement& BindNull(int i);
@@ -56,6 +57,7 @@ class Statement {
 
   bool IsNull(int column) const;
   int64_t Int64(int column) const;
+  double Double(int column) const;
   std::string Text(int column) const;  // "" for NULL
   std::string Blob(int column) const;  // "" for NULL
 

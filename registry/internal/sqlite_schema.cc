@@ -189,7 +189,62 @@ DROP TABLE audit_nodes;
 ALTER TABLE audit_nodes_by_end RENAME TO audit_nodes;
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
+// The durable validation job queue (Registry::QueueValidation, ClaimJob, ...), revoked publisher
+// keys, and what erasure leaves on artifacts: the tombstone of an erased one (JSON, NULL when
+// none) and the lineage notices on its dependents (a JSON array, oldest first). `seq` is queue
+// order; a worker looks for the oldest QUEUED job or an expired RUNNING one through
+// (state, seq), which also serves filters on state alone. The retention index of schema 1
+// (artifacts_by_retention) serves ArtifactFilter::retention_deadline_before.
+constexpr std::string_view kV3 = R"sql(
+ALTER TABLE artifacts ADD COLUMN tombstone TEXT;
+ALTER TABLE artifacts ADD COLUMN lineage_notices TEXT NOT NULL DEFAULT '[]';
+
+CREATE TABLE validation_jobs (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  model_name TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  model_digest TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed',
+                                       'cancelled')),
+  report_only INTEGER NOT NULL CHECK (report_only IN (0, 1)),
+  requested_backend TEXT NOT NULL,
+  backend TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  attempt INTEGER NOT NULL CHECK (attempt >= 0),
+  progress REAL NOT NULL,
+  phase TEXT NOT NULL,
+  datasets TEXT NOT NULL,
+  create_time INTEGER NOT NULL,
+  start_time INTEGER NOT NULL,
+  end_time INTEGER NOT NULL,
+  lease_expire_time INTEGER NOT NULL,
+  report_name TEXT NOT NULL,
+  report_version TEXT NOT NULL,
+  report_digest TEXT NOT NULL,
+  gate_results TEXT NOT NULL,
+  outcome_stage TEXT CHECK (outcome_stage IN ('pending', 'validating', 'released', 'rejected',
+                                              'revoked', 'erased')),
+  error TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  policy_digest TEXT NOT NULL,
+  revision INTEGER NOT NULL
+);
+CREATE INDEX validation_jobs_by_model ON validation_jobs (model_name, model_version, seq);
+CREATE INDEX validation_jobs_by_digest ON validation_jobs (model_digest, seq);
+CREATE INDEX validation_jobs_by_state ON validation_jobs (state, seq);
+
+CREATE TABLE key_revocations (
+  seq INTEGER PRIMARY KEY,
+  keyid TEXT NOT NULL UNIQUE,
+  owner_tenant TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  revoked_by TEXT NOT NULL,
+  time INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
 
 }  // namespace
 

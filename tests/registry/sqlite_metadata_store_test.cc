@@ -3,7 +3,8 @@
 // memory what a committed change made stale, and keeps a gapless, chained audit log whose
 // stored subtree hashes and roots match the RFC 6962 tree, also under concurrent group commit,
 // across a failed batch merged with good ones (audit-only ones too), and across reopening and
-// the migration from schema 1.
+// the migrations from schemas 1 and 2; and that it keeps validation jobs (queue order, revision
+// checks, filters), key revocations, tombstones and lineage notices.
 #include "registry/sqlite_metadata_store.h"
 
 #include <gtest/gtest.h>
@@ -19,12 +20,14 @@
 #include "common/hex.h"
 #include "crypto/merkle.h"
 #include "registry/audit_entry.h"
+#include "registry/internal/sqlite_schema.h"
 #include "tests/testing/temp_dir.h"
 
 namespace sov::registry {
 namespace {
 
 namespace merkle = crypto::merkle;
+using Json = nlohmann::json;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
@@ -96,8 +99,56 @@ void ExpectSameArtifact(const ArtifactRecord& got, const ArtifactRecord& want) {
   EXPECT_EQ(got.signatures, want.signatures);
   EXPECT_EQ(got.manifest, want.manifest);
   EXPECT_EQ(got.release_requested, want.release_requested);
+  EXPECT_EQ(got.tombstone, want.tombstone);
+  EXPECT_EQ(got.lineage_notices, want.lineage_notices);
   EXPECT_EQ(got.create_time, want.create_time);
   EXPECT_EQ(got.update_time, want.update_time);
+  EXPECT_EQ(got.revision, want.revision);
+}
+
+JobRecord Job(const std::string& id, const std::string& model_version = "1.0.0") {
+  JobRecord j;
+  j.id = id;
+  j.model_name = "acme/fraud/model";
+  j.model_version = model_version;
+  j.model_digest = "sha256:" + std::string(64, 'm');
+  j.create_time = T(1700000200, 11);
+  j.policy_digest = "sha256:" + std::string(64, 'p');
+  return j;
+}
+
+std::vector<std::string> JobIds(const std::vector<JobRecord>& jobs) {
+  std::vector<std::string> ids;
+  for (const JobRecord& j : jobs) ids.push_back(j.id);
+  return ids;
+}
+
+void ExpectSameJob(const JobRecord& got, const JobRecord& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.model_name, want.model_name);
+  EXPECT_EQ(got.model_version, want.model_version);
+  EXPECT_EQ(got.model_digest, want.model_digest);
+  EXPECT_EQ(got.state, want.state);
+  EXPECT_EQ(got.report_only, want.report_only);
+  EXPECT_EQ(got.requested_backend, want.requested_backend);
+  EXPECT_EQ(got.backend, want.backend);
+  EXPECT_EQ(got.worker, want.worker);
+  EXPECT_EQ(got.attempt, want.attempt);
+  EXPECT_EQ(got.progress, want.progress);
+  EXPECT_EQ(got.phase, want.phase);
+  EXPECT_EQ(got.datasets, want.datasets);
+  EXPECT_EQ(got.create_time, want.create_time);
+  EXPECT_EQ(got.start_time, want.start_time);
+  EXPECT_EQ(got.end_time, want.end_time);
+  EXPECT_EQ(got.lease_expire_time, want.lease_expire_time);
+  EXPECT_EQ(got.report_name, want.report_name);
+  EXPECT_EQ(got.report_version, want.report_version);
+  EXPECT_EQ(got.report_digest, want.report_digest);
+  EXPECT_EQ(got.gate_results, want.gate_results);
+  EXPECT_EQ(got.outcome_stage, want.outcome_stage);
+  EXPECT_EQ(got.error, want.error);
+  EXPECT_EQ(got.requested_by, want.requested_by);
+  EXPECT_EQ(got.policy_digest, want.policy_digest);
   EXPECT_EQ(got.revision, want.revision);
 }
 
@@ -128,6 +179,12 @@ class SqliteMetadataStoreTest : public ::testing::Test {
 
   void Insert(const ArtifactRecord& a, const std::string& key = "wrapped") {
     MustCommit(WriteBatch().Add(mutation::InsertArtifact{a, key}));
+  }
+
+  JobRecord MustFindJob(const std::string& id) {
+    auto found = store_->FindJob(id);
+    EXPECT_TRUE(found.ok() && found->has_value()) << id;
+    return found.ok() && found->has_value() ? **found : JobRecord{};
   }
 
   ArtifactRecord MustFind(const std::string& name, const std::string& version) {
@@ -849,10 +906,14 @@ TEST_F(SqliteMetadataStoreTest, SchemaV1AuditTreeIsMigrated) {
   MustCommit(WriteBatch().Add(mutation::PutCheckpoint{cp}));
   store_.reset();
   {
-    // Back to schema 1's layout, as a file written by an older build has it.
+    // Back to schema 1's layout, as a file written by an older build has it (without the
+    // tables and columns of the later migrations).
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
+                           "DROP TABLE validation_jobs; DROP TABLE key_revocations;"
+                           "ALTER TABLE artifacts DROP COLUMN tombstone;"
+                           "ALTER TABLE artifacts DROP COLUMN lineage_notices;"
                            "CREATE TABLE v1_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
                            "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
                            "INSERT INTO v1_nodes SELECT level, (end_idx >> level) - 1, hash "
@@ -1116,6 +1177,379 @@ TEST_F(SqliteMetadataStoreTest, GroupCommitUnder32Committers) {
               static_cast<double>(batches) / static_cast<double>(groups),
               static_cast<double>(batches) / elapsed_s);
   EXPECT_EQ(batches, kThreads * kPerThread);
+}
+
+TEST_F(SqliteMetadataStoreTest, JobRoundTripsEveryFieldInQueueOrder) {
+  // Every field of a job comes back equal; the store numbers jobs in enqueue order and refuses
+  // a second job with the same id.
+  JobRecord first = Job("job-1");
+  MustCommit(WriteBatch().Add(mutation::EnqueueJob{first}));
+  JobRecord full = Job("job-2", "2.0.0");
+  full.state = JobState::kRunning;
+  full.report_only = true;
+  full.requested_backend = "cuda";
+  full.backend = "cuda";
+  full.worker = "host-a/eval-worker-1";
+  full.attempt = 3;
+  full.progress = 0.375;
+  full.phase = "quality ü";
+  full.datasets = {{"acme/data/val", "2.0.0", "sha256:" + std::string(64, 'd'), "validated-on",
+                    Kind::kDataset}};
+  full.start_time = T(1700000300, 1);
+  full.end_time = T(1700000400, 2);
+  full.lease_expire_time = T(1700000500, 3);
+  full.report_name = "acme/fraud/model.report";
+  full.report_version = "2.0.0-eval.1";
+  full.report_digest = "sha256:" + std::string(64, 'r');
+  full.gate_results = Json::array({{{"gate_id", "auc"}, {"observed", 0.912345678901}}});
+  full.outcome_stage = Stage::kReleased;
+  full.error = "none";
+  full.requested_by = "acme";
+  full.revision = 4;
+  MustCommit(WriteBatch().Add(mutation::EnqueueJob{full}));
+
+  JobRecord got_first = MustFindJob("job-1");
+  JobRecord got_full = MustFindJob("job-2");
+  EXPECT_GT(got_first.seq, 0);
+  EXPECT_GT(got_full.seq, got_first.seq);
+  first.seq = got_first.seq;
+  full.seq = got_full.seq;
+  ExpectSameJob(got_first, first);
+  ExpectSameJob(got_full, full);
+  EXPECT_FALSE(got_first.outcome_stage.has_value());
+  EXPECT_FALSE(store_->FindJob("job-none")->has_value());
+
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::EnqueueJob{Job("job-1", "3.0.0")})).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::EnqueueJob{Job("")})).code(),
+            StatusCode::kInvalidArgument);
+  Reopen();
+  ExpectSameJob(MustFindJob("job-2"), full);
+}
+
+TEST_F(SqliteMetadataStoreTest, UpdateJobChecksTheRevision) {
+  // UpdateJob stores the new fields and revision + 1 only from the current revision: a stale
+  // writer gets ABORTED and changes nothing; an unknown job is NOT_FOUND; the model fields and
+  // create time stay as enqueued.
+  MustCommit(WriteBatch().Add(mutation::EnqueueJob{Job("job-1")}));
+  JobRecord j = MustFindJob("job-1");
+  JobRecord stale = j;
+  j.state = JobState::kRunning;
+  j.worker = "w1";
+  j.attempt = 1;
+  j.lease_expire_time = T(1700001000);
+  j.model_name = "other/model";
+  j.create_time = T(1);
+  MustCommit(WriteBatch().Add(mutation::UpdateJob{j}));
+  JobRecord got = MustFindJob("job-1");
+  EXPECT_EQ(got.revision, 2);
+  EXPECT_EQ(got.state, JobState::kRunning);
+  EXPECT_EQ(got.worker, "w1");
+  EXPECT_EQ(got.attempt, 1);
+  EXPECT_EQ(got.lease_expire_time, T(1700001000));
+  EXPECT_EQ(got.model_name, "acme/fraud/model");
+  EXPECT_EQ(got.create_time, T(1700000200, 11));
+
+  stale.state = JobState::kCancelled;
+  Status st = CommitStatus(WriteBatch()
+                               .Add(mutation::UpdateJob{stale})
+                               .Add(mutation::AppendAudit{Event("VALIDATION")}));
+  EXPECT_EQ(st.code(), StatusCode::kAborted) << st.ToString();
+  EXPECT_EQ(MustFindJob("job-1").state, JobState::kRunning);
+  EXPECT_EQ(*store_->AuditSize(), 0);
+
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::UpdateJob{Job("job-x")})).code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(SqliteMetadataStoreTest, ListJobsFiltersAndPages) {
+  // Each JobFilter field selects what it says; newest first unless ascending; before_seq pages.
+  std::vector<std::string> ids = {"j-a", "j-b", "j-c", "j-d", "j-e"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    JobRecord j = Job(ids[i], i < 3 ? "1.0.0" : "2.0.0");
+    j.state = i % 2 == 0 ? JobState::kQueued : JobState::kSucceeded;
+    j.report_only = i == 4;
+    if (i == 4) j.model_digest = "sha256:" + std::string(64, 'n');
+    MustCommit(WriteBatch().Add(mutation::EnqueueJob{j}));
+  }
+  auto list = [&](JobFilter f) {
+    auto jobs = store_->ListJobs(f);
+    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
+    return jobs.ok() ? JobIds(*jobs) : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(list({}), (V{"j-e", "j-d", "j-c", "j-b", "j-a"}));
+  JobFilter f;
+  f.ascending = true;
+  EXPECT_EQ(list(f), (V{"j-a", "j-b", "j-c", "j-d", "j-e"}));
+  f = {};
+  f.states = {JobState::kQueued};
+  f.ascending = true;
+  EXPECT_EQ(list(f), (V{"j-a", "j-c", "j-e"}));
+  f.states = {JobState::kQueued, JobState::kSucceeded};
+  f.limit = 2;
+  EXPECT_EQ(list(f), (V{"j-a", "j-b"}));
+  f = {};
+  f.model_version = "2.0.0";
+  EXPECT_EQ(list(f), (V{"j-e", "j-d"}));
+  f = {};
+  f.model_name = "acme/fraud/model";
+  f.model_version = "1.0.0";
+  f.limit = 0;
+  EXPECT_EQ(list(f), (V{"j-c", "j-b", "j-a"}));
+  f = {};
+  f.model_name = "acme/other";
+  EXPECT_EQ(list(f), V{});
+  f = {};
+  f.model_digest = "sha256:" + std::string(64, 'n');
+  EXPECT_EQ(list(f), V{"j-e"});
+  f = {};
+  f.report_only_set = true;
+  f.report_only = false;
+  EXPECT_EQ(list(f), (V{"j-d", "j-c", "j-b", "j-a"}));
+  f.report_only = true;
+  EXPECT_EQ(list(f), V{"j-e"});
+  // Paging newest first: the page after j-c.
+  f = {};
+  f.before_seq = MustFindJob("j-c").seq;
+  EXPECT_EQ(list(f), (V{"j-b", "j-a"}));
+}
+
+TEST_F(SqliteMetadataStoreTest, KeyRevocationsAreIdempotentAndDurable) {
+  // A revocation is kept as first recorded: revoking again changes nothing; order is oldest
+  // first; they survive reopening.
+  KeyRevocation r1{"sha256:" + std::string(64, '1'), "acme", "key leaked", "acme-admin",
+                   T(1700000000, 5)};
+  KeyRevocation r2{"sha256:" + std::string(64, '2'), "beta", "rotated", "beta-admin",
+                   T(1700000100, 6)};
+  MustCommit(WriteBatch().Add(mutation::RevokeKey{r1}));
+  MustCommit(WriteBatch().Add(mutation::RevokeKey{r2}));
+  KeyRevocation again = r1;
+  again.reason = "second time";
+  again.time = T(1800000000);
+  MustCommit(WriteBatch().Add(mutation::RevokeKey{again}));
+  EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::RevokeKey{KeyRevocation{}})).code(),
+            StatusCode::kInvalidArgument);
+  Reopen();
+  auto list = store_->ListKeyRevocations();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(*list, (std::vector<KeyRevocation>{r1, r2}));
+}
+
+TEST_F(SqliteMetadataStoreTest, TombstoneAndNoticesRoundTrip) {
+  // A tombstone and lineage notices are stored by InsertArtifact and UpdateArtifact and read
+  // back by every artifact read; FindArtifact's kept answer does not outlive such an update.
+  ArtifactRecord model = Artifact("m1", "acme/model", "1.0.0", Kind::kModel);
+  model.lineage_notices = {{"acme/data", "1.0.0", "sha256:" + std::string(64, 'c'),
+                            "flag-retrain", "lineage-1", "policy.yaml:10:3", T(1700000000, 1)}};
+  Insert(model);
+  ExpectSameArtifact(MustFind("acme/model", "1.0.0"), model);
+
+  ArtifactRecord data = Artifact("d1", "acme/data", "2.0.0");
+  Insert(data);
+  ArtifactRecord got = MustFind("acme/data", "2.0.0");  // now kept in memory
+  EXPECT_FALSE(got.tombstone.has_value());
+  EXPECT_TRUE(got.lineage_notices.empty());
+
+  got.stage = Stage::kErased;
+  got.tombstone = Tombstone{T(1700000500, 7),
+                            "acme-dpo",
+                            {{"tenantId", "acme-dpo"}, {"authMethod", "mtls"},
+                             {"credential", "CN=dpo"}},
+                            "",
+                            "Art. 17 request",
+                            "DSR-42",
+                            17};
+  MustCommit(WriteBatch().Add(mutation::UpdateArtifact{got}));
+  got.revision = 2;
+  ExpectSameArtifact(MustFind("acme/data", "2.0.0"), got);
+  auto by_id = store_->FindArtifactById("d1");
+  ASSERT_TRUE(by_id.ok() && by_id->has_value());
+  ExpectSameArtifact(**by_id, got);
+  ArtifactFilter all;
+  all.include_erased = true;
+  auto listed = store_->ListArtifacts(all);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  ExpectSameArtifact((*listed)[0], got);
+  ExpectSameArtifact((*listed)[1], model);
+
+  // A notice added later, and a system-erased tombstone (null principal).
+  ArtifactRecord m = MustFind("acme/model", "1.0.0");
+  m.lineage_notices.push_back({"acme/data", "2.0.0", got.digest, "revoke", "lineage-2",
+                               "policy.yaml:20:3", T(1700000600)});
+  m.stage = Stage::kRevoked;
+  MustCommit(WriteBatch().Add(mutation::UpdateArtifact{m}));
+  m.revision = 2;
+  ExpectSameArtifact(MustFind("acme/model", "1.0.0"), m);
+  ASSERT_EQ(MustFind("acme/model", "1.0.0").lineage_notices.size(), 2u);
+
+  ArtifactRecord swept = Artifact("s1", "acme/swept", "1.0.0");
+  swept.stage = Stage::kErased;
+  swept.tombstone = Tombstone{T(1700000700), "", nullptr, "retention", "deadline passed", "", 3};
+  Insert(swept);
+  Reopen();
+  ExpectSameArtifact(MustFind("acme/swept", "1.0.0"), swept);
+  ExpectSameArtifact(MustFind("acme/model", "1.0.0"), m);
+}
+
+TEST_F(SqliteMetadataStoreTest, RetentionDeadlineBeforeOrdersByDeadline) {
+  // retention_deadline_before selects artifacts whose deadline is before the bound, ordered by
+  // deadline, then name and push order; erased ones only with include_erased; other filters and
+  // the limit apply, name paging does not.
+  auto add = [&](const std::string& id, const std::string& name, std::optional<int64_t> secs,
+                 Stage stage = Stage::kReleased) {
+    ArtifactRecord a = Artifact(id, name, "1.0.0");
+    if (secs.has_value()) a.spec.retention_deadline = T(*secs);
+    a.stage = stage;
+    Insert(a);
+  };
+  add("late", "acme/a-late", 3000);
+  add("early", "acme/z-early", 1000);
+  add("none", "acme/b-none", std::nullopt);
+  add("tie-b", "acme/tie-b", 2000);
+  add("tie-a", "acme/tie-a", 2000);
+  add("erased", "acme/erased", 500, Stage::kErased);
+  add("future", "acme/future", 9000);
+  ArtifactFilter f;
+  f.retention_deadline_before = T(5000);
+  auto list = [&](const ArtifactFilter& filter) {
+    auto rows = store_->ListArtifacts(filter);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    return rows.ok() ? Ids(*rows) : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(list(f), (V{"early", "tie-a", "tie-b", "late"}));
+  f.include_erased = true;
+  EXPECT_EQ(list(f), (V{"erased", "early", "tie-a", "tie-b", "late"}));
+  f.limit = 2;
+  EXPECT_EQ(list(f), (V{"erased", "early"}));
+  f.limit = 0;
+  f.after_name = "acme/zzz";  // ignored for this query
+  f.retention_deadline_before = T(2000);  // strictly before
+  EXPECT_EQ(list(f), (V{"erased", "early"}));
+  f.name_prefix = "acme/z";
+  EXPECT_EQ(list(f), V{"early"});
+}
+
+TEST_F(SqliteMetadataStoreTest, UncachedStoreSeesAnotherWriter) {
+  // With cache_artifacts off, FindArtifact reads the database every time, so changes that
+  // another store (another process) commits to the same file are seen at once.
+  SqliteMetadataStore::Options options;
+  options.cache_artifacts = false;
+  auto reader = SqliteMetadataStore::Open(path_, options);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Insert(Artifact("a1", "acme/shared", "1.0.0"));
+  for (int i = 0; i < 3; ++i) {
+    auto seen = (*reader)->FindArtifact("acme/shared", "1.0.0");
+    ASSERT_TRUE(seen.ok() && seen->has_value());
+    EXPECT_EQ((*seen)->revision, i + 1);
+    ArtifactRecord current = MustFind("acme/shared", "1.0.0");
+    current.stage = i % 2 == 0 ? Stage::kValidating : Stage::kPending;
+    MustCommit(WriteBatch().Add(mutation::UpdateArtifact{current}));
+  }
+  auto last = (*reader)->FindArtifact("acme/shared", "1.0.0");
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->revision, 4);
+  EXPECT_EQ((*last)->stage, Stage::kValidating);
+}
+
+TEST_F(SqliteMetadataStoreTest, SchemaV2DatabaseIsMigrated) {
+  // A database at schema 2 (built here with this build's first two migrations, as an older
+  // build made it), holding an artifact, opens: the artifact reads back without tombstone or
+  // notices, and jobs, revocations and tombstones work.
+  store_.reset();
+  std::string old_path = dir_.Join("v2.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+    auto migrations = internal::SqliteMigrations();
+    ASSERT_GE(migrations.size(), 3u);
+    for (size_t v = 0; v < 2; ++v) {
+      std::string sql(migrations[v]);
+      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+          << sqlite3_errmsg(db);
+    }
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO artifacts (id, name, version, kind, stage, owner_tenant, "
+                           "digest, size_bytes, media_type, description, classification, "
+                           "effective_classification, purposes, lawful_basis, "
+                           "special_category_condition, retention_deadline, retention_action, "
+                           "storage_location, storage_jurisdiction, created_by, manifest, "
+                           "release_requested, create_time, update_time, revision) VALUES "
+                           "('old-1', 'acme/old', '1.0.0', 'model', 'released', 'acme', "
+                           "'sha256:00', 5, 'x', '', 'internal', 'internal', '[]', '', '', "
+                           "1000, 'erase', 'eu-de-1', 'DE', 'acme', '{}', 0, 1, 2, 3);"
+                           "INSERT INTO data_keys VALUES ('old-1', x'01');"
+                           "PRAGMA user_version = 2;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto opened = SqliteMetadataStore::Open(old_path);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(*opened);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(old_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), SqliteMetadataStore::SchemaVersion());
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  ArtifactRecord old = MustFind("acme/old", "1.0.0");
+  EXPECT_EQ(old.id, "old-1");
+  EXPECT_EQ(old.revision, 3);
+  EXPECT_FALSE(old.tombstone.has_value());
+  EXPECT_TRUE(old.lineage_notices.empty());
+
+  old.stage = Stage::kErased;
+  old.tombstone = Tombstone{T(1700000000), "", nullptr, "retention", "deadline", "", 0};
+  MustCommit(WriteBatch().Add(mutation::UpdateArtifact{old}).Add(mutation::DeleteDataKey{"old-1"}));
+  EXPECT_TRUE(MustFind("acme/old", "1.0.0").tombstone.has_value());
+  MustCommit(WriteBatch().Add(mutation::EnqueueJob{Job("job-1")}));
+  EXPECT_EQ(MustFindJob("job-1").state, JobState::kQueued);
+  MustCommit(WriteBatch().Add(mutation::RevokeKey{KeyRevocation{"sha256:k", "acme", "r", "a",
+                                                                T(1)}}));
+  EXPECT_EQ(store_->ListKeyRevocations()->size(), 1u);
+  ArtifactFilter f;
+  f.retention_deadline_before = T(1700000000);
+  f.include_erased = true;
+  EXPECT_EQ(Ids(*store_->ListArtifacts(f)), std::vector<std::string>{"old-1"});
+}
+
+TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFileKeepOneChainedLog) {
+  // Two stores on the same file (a gateway and an eval-worker process) appending in turn, and
+  // concurrently, keep one gapless, chained log whose root each of them reports correctly.
+  auto other = SqliteMetadataStore::Open(path_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  for (int i = 0; i < 5; ++i) {
+    MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("A")}));
+    auto r = (*other)->Commit(WriteBatch().Add(mutation::AppendAudit{Event("B")}));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->tree_size, 2 * (i + 1));
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      SqliteMetadataStore& store = t % 2 == 0 ? *store_ : **other;
+      for (int i = 0; i < 10; ++i) {
+        auto r = store.Commit(WriteBatch().Add(mutation::AppendAudit{Event("C")}));
+        EXPECT_TRUE(r.ok()) << r.status().ToString();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CommitResult mine = MustCommit(WriteBatch());
+  auto theirs = (*other)->Commit(WriteBatch());
+  ASSERT_TRUE(theirs.ok());
+  EXPECT_EQ(mine.tree_size, 50);
+  EXPECT_EQ(theirs->tree_size, 50);
+  EXPECT_EQ(theirs->root, mine.root);
+  ExpectConsistentLog(mine.root);
 }
 
 }  // namespace

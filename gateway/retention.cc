@@ -1,0 +1,415 @@
+#include "gateway/retention.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/call_guard.h"
+#include "gateway/erasure.h"
+#include "gateway/log.h"
+#include "gateway/registry_convert.h"
+
+namespace sov::gateway {
+namespace {
+
+using registry::ArtifactRecord;
+using registry::Stage;
+
+std::string RefKey(std::string_view name, std::string_view version) {
+  return std::string(name) + "@" + std::string(version);
+}
+
+// Sweeps in one process run one at a time: two at once would race to erase the same artifact
+// (harmless, since erasure is idempotent, but each would audit it).
+std::mutex& SweepMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::string BaseName(const std::string& file) {
+  return std::filesystem::path(file).filename().string();
+}
+
+// The rule's location as entries and reasons show it: the policy file's base name, line, column.
+std::string PublicRuleLocation(const policy::SourceLocation& location) {
+  policy::SourceLocation shown = location;
+  shown.file = BaseName(location.file);
+  return shown.ToString();
+}
+
+std::string RetentionReason(const RetentionItem& item) {
+  // An erasure being completed keeps the reason it was erased for.
+  if (item.artifact.tombstone.has_value()) return item.artifact.tombstone->reason;
+  return "retention rule " + item.ruling.rule_id + " at " +
+         PublicRuleLocation(item.ruling.rule_location) + ": deadline " +
+         FormatRfc3339(item.ruling.deadline) + " passed";
+}
+
+// The RETENTION entry for one item; `to` is empty when the action failed.
+registry::AuditEvent RetentionEvent(const RetentionItem& item, const policy::Policy& policy,
+                                    const std::string& request_id, std::string_view to,
+                                    const std::string& error) {
+  const ArtifactRecord& a = item.artifact;
+  registry::AuditEvent event;
+  event.type = "RETENTION";
+  event.request_id = request_id;
+  event.system_actor = "retention";
+  event.action = "retention." + item.ruling.action;
+  event.artifact_name = a.spec.name;
+  event.artifact_version = a.spec.version;
+  event.artifact_digest = a.digest;
+  nlohmann::json details = {{"deadline", FormatRfc3339(item.ruling.deadline)},
+                            {"ruleLocation", PublicRuleLocation(item.ruling.rule_location)},
+                            {"policyDigest", policy.digest()},
+                            {"outcome", !error.empty()                   ? "failed"
+                                        : a.stage == registry::Stage::kErased ? "lineage-completed"
+                                                                              : "applied"}};
+  if (!error.empty()) details["error"] = error;
+  event.body["details"] = std::move(details);
+  if (!to.empty() && a.stage != registry::Stage::kErased) {
+    event.body["stageChange"] = {{"fromStage", std::string(registry::StageName(a.stage))},
+                                 {"toStage", std::string(to)},
+                                 {"reason", RetentionReason(item)},
+                                 {"ruleId", item.ruling.rule_id}};
+  }
+  return event;
+}
+
+registry::Actor RetentionActor(const std::string& request_id) {
+  registry::Actor actor;
+  actor.system_actor = "retention";
+  actor.request_id = request_id;
+  return actor;
+}
+
+Status Erase(registry::Registry& registry, const policy::Policy& policy, const RetentionItem& item,
+             const std::string& request_id) {
+  registry::Registry::EraseRequest request;
+  request.reason = RetentionReason(item);
+  std::vector<registry::AuditEvent> audit = {
+      RetentionEvent(item, policy, request_id, "erased", "")};
+  Result<ErasureOutcome> erased = EraseWithLineage(registry, policy, item.artifact, request,
+                                                   RetentionActor(request_id), std::move(audit),
+                                                   /*dry_run=*/false);
+  return erased.status();
+}
+
+// Revokes a RELEASED artifact. OK (nothing done) when it was revoked or erased meanwhile.
+Status Revoke(registry::Registry& registry, const policy::Policy& policy, const RetentionItem& item,
+              const std::string& request_id) {
+  registry::Registry::Transition transition;
+  transition.from = {Stage::kReleased};
+  transition.to = Stage::kRevoked;
+  transition.reason = RetentionReason(item);
+  transition.rule_id = item.ruling.rule_id;
+  transition.rule_location = PublicRuleLocation(item.ruling.rule_location);
+  Result<ArtifactRecord> revoked = registry.ChangeStage(
+      item.artifact.spec.name, item.artifact.spec.version, transition, RetentionActor(request_id),
+      {RetentionEvent(item, policy, request_id, "revoked", "")});
+  if (revoked.ok()) return OkStatus();
+  if (revoked.status().code() == StatusCode::kFailedPrecondition) {
+    // The stage moved since the scan; a later sweep sees the new stage.
+    Result<ArtifactRecord> now = registry.Get(item.artifact.spec.name, item.artifact.spec.version);
+    if (now.ok() && (now->stage == Stage::kRevoked || now->stage == Stage::kErased)) {
+      return OkStatus();
+    }
+  }
+  return revoked.status();
+}
+
+// Records a failed action; the failure of this append is only logged: the sweep goes on.
+void AuditFailure(registry::Registry& registry, const policy::Policy& policy,
+                  const RetentionItem& item, const std::string& request_id,
+                  const std::string& error) {
+  Result<std::vector<int64_t>> appended =
+      registry.audit().Append({RetentionEvent(item, policy, request_id, "", error)});
+  if (!appended.ok()) {
+    LogEvent(*ModuleLogger("retention"), spdlog::level::err, "audit append failed",
+             {{"event", "RETENTION"}, {"error", appended.status().message()}});
+  }
+}
+
+}  // namespace
+
+SystemTime SystemNow() { return std::chrono::system_clock::now(); }
+
+// ---- ArtifactCatalog ----------------------------------------------------------------------------
+
+Result<ArtifactCatalog> ArtifactCatalog::Load(registry::Registry& registry) {
+  registry::ArtifactFilter all;
+  all.include_erased = true;
+  all.limit = 0;
+  ArtifactCatalog catalog;
+  SOV_ASSIGN_OR_RETURN(catalog.artifacts_, registry.store().ListArtifacts(all));
+  for (size_t i = 0; i < catalog.artifacts_.size(); ++i) {
+    const ArtifactRecord& a = catalog.artifacts_[i];
+    catalog.by_ref_[RefKey(a.spec.name, a.spec.version)] = i;
+    for (const registry::LineageLink& link : a.spec.lineage) {
+      std::vector<size_t>& children = catalog.children_[RefKey(link.name, link.version)];
+      // A link named twice (trained-on and validated-on) is one dependent.
+      if (children.empty() || children.back() != i) children.push_back(i);
+    }
+  }
+  return catalog;
+}
+
+const ArtifactRecord* ArtifactCatalog::Find(const std::string& name,
+                                            const std::string& version) const {
+  auto it = by_ref_.find(RefKey(name, version));
+  return it == by_ref_.end() ? nullptr : &artifacts_[it->second];
+}
+
+std::vector<const ArtifactRecord*> ArtifactCatalog::Dependents(const ArtifactRecord& record) const {
+  std::vector<const ArtifactRecord*> out;
+  auto it = children_.find(RefKey(record.spec.name, record.spec.version));
+  if (it == children_.end()) return out;
+  for (size_t i : it->second) out.push_back(&artifacts_[i]);
+  return out;
+}
+
+policy::Artifact ArtifactCatalog::PolicyView(const ArtifactRecord& record) const {
+  policy::Artifact view = PolicyArtifact(record);
+  for (policy::LineageEntry& entry : view.lineage) {
+    const ArtifactRecord* parent = Find(entry.name, entry.version);
+    if (parent == nullptr) continue;
+    entry.classification = parent->spec.effective_classification.empty()
+                               ? parent->spec.classification
+                               : parent->spec.effective_classification;
+    entry.purposes = parent->spec.purposes;
+  }
+  return view;
+}
+
+// ---- Plan ---------------------------------------------------------------------------------------
+
+std::optional<RetentionRuling> RuleOnRetention(const policy::Policy& policy,
+                                               const ArtifactCatalog& catalog,
+                                               const ArtifactRecord& record) {
+  if (record.stage == Stage::kErased) return std::nullopt;
+  policy::Retention retention = policy.RetentionFor(catalog.PolicyView(record));
+  if (!retention.matched || retention.unlimited || !retention.deadline.has_value() ||
+      retention.action == policy::RetentionAction::kKeep) {
+    return std::nullopt;
+  }
+  RetentionRuling ruling;
+  ruling.deadline = *retention.deadline;
+  ruling.action = std::string(policy::RetentionActionName(retention.action));
+  ruling.rule_id = "retention:" + std::to_string(retention.location.line);
+  ruling.rule_location = retention.location;
+  return ruling;
+}
+
+namespace {
+
+std::vector<RetentionItem> PlanFromCatalog(const ArtifactCatalog& catalog,
+                                           const policy::Policy& policy,
+                                           const RetentionPlanFilter& filter) {
+  std::vector<RetentionItem> items;
+  for (const ArtifactRecord& record : catalog.artifacts()) {
+    if (record.stage == Stage::kErased) continue;
+    if (filter.kind.has_value() && record.spec.kind != *filter.kind) continue;
+    if (!filter.owner_tenant.empty() && record.spec.owner_tenant != filter.owner_tenant) continue;
+    std::optional<RetentionRuling> ruling = RuleOnRetention(policy, catalog, record);
+    if (!ruling.has_value() || ruling->deadline >= filter.horizon) continue;
+    std::string classification = policy.EffectiveClassification(catalog.PolicyView(record));
+    if (!filter.classification.empty() && classification != filter.classification) continue;
+    items.push_back(RetentionItem{record, std::move(classification), std::move(*ruling)});
+  }
+  std::sort(items.begin(), items.end(), [](const RetentionItem& a, const RetentionItem& b) {
+    return std::tie(a.ruling.deadline, a.artifact.spec.name, a.artifact.spec.version) <
+           std::tie(b.ruling.deadline, b.artifact.spec.name, b.artifact.spec.version);
+  });
+  return items;
+}
+
+// Whether the sweeper erased `record` but did not finish applying the lineage rules to what
+// was derived from it (a crash or a failure between the erasure and the last lineage step):
+// some artifact derived from it, transitively, is not erased and has no notice naming it.
+bool LineagePropagationIncomplete(const ArtifactCatalog& catalog, const ArtifactRecord& record) {
+  if (record.stage != Stage::kErased || !record.tombstone.has_value() ||
+      record.tombstone->system_actor != "retention") {
+    return false;
+  }
+  std::vector<const ArtifactRecord*> queue = catalog.Dependents(record);
+  std::set<const ArtifactRecord*> seen(queue.begin(), queue.end());
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const ArtifactRecord* next = queue[i];
+    if (next->stage != Stage::kErased) {
+      const bool noticed = std::any_of(
+          next->lineage_notices.begin(), next->lineage_notices.end(),
+          [&](const registry::LineageNotice& n) {
+            return n.erased_name == record.spec.name && n.erased_version == record.spec.version;
+          });
+      if (!noticed) return true;
+    }
+    for (const ArtifactRecord* child : catalog.Dependents(*next)) {
+      if (seen.insert(child).second) queue.push_back(child);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<RetentionItem>> ComputeRetentionPlan(registry::Registry& registry,
+                                                        const policy::Policy& policy,
+                                                        const RetentionPlanFilter& filter) {
+  SOV_ASSIGN_OR_RETURN(ArtifactCatalog catalog, ArtifactCatalog::Load(registry));
+  return PlanFromCatalog(catalog, policy, filter);
+}
+
+// ---- Sweep --------------------------------------------------------------------------------------
+
+std::string_view SweepOutcomeName(SweepOutcome outcome) {
+  switch (outcome) {
+    case SweepOutcome::kErased: return "erased";
+    case SweepOutcome::kRevoked: return "revoked";
+    case SweepOutcome::kFailed: return "failed";
+    default: return "unchanged";
+  }
+}
+
+Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::Policy& policy,
+                                   SystemTime now, const SweepOptions& options) {
+  std::lock_guard<std::mutex> lock(SweepMutex());
+  SOV_ASSIGN_OR_RETURN(ArtifactCatalog catalog, ArtifactCatalog::Load(registry));
+  RetentionPlanFilter due;
+  // Deadlines at or before now.
+  due.horizon = now + std::chrono::microseconds(1);
+  std::vector<RetentionItem> items = PlanFromCatalog(catalog, policy, due);
+  // Erasures whose lineage step was cut short are completed (EraseWithLineage is OK on an
+  // ERASED artifact and applies the lineage rules again), in the same deadline order.
+  std::vector<RetentionItem> unfinished;
+  for (const ArtifactRecord& record : catalog.artifacts()) {
+    if (!LineagePropagationIncomplete(catalog, record)) continue;
+    RetentionItem item;
+    item.artifact = record;
+    item.classification = policy.EffectiveClassification(catalog.PolicyView(record));
+    item.ruling.action = "erase";
+    item.ruling.deadline = record.tombstone->erase_time;
+    item.ruling.rule_id = "retention";
+    // The tombstone's reason names the rule that erased it.
+    unfinished.push_back(std::move(item));
+  }
+  items.insert(items.begin(), std::make_move_iterator(unfinished.begin()),
+               std::make_move_iterator(unfinished.end()));
+  const std::string request_id =
+      options.request_id.empty() ? internal::NewRequestId() : options.request_id;
+  SweepReport report;
+  for (RetentionItem& item : items) {
+    if (options.cancelled && options.cancelled()) {
+      report.stopped = true;
+      break;
+    }
+    SweptItem swept;
+    if (item.ruling.action == "erase") {
+      swept.outcome = SweepOutcome::kErased;
+    } else if (item.artifact.stage == Stage::kRevoked) {
+      continue;  // done by an earlier sweep (or by hand)
+    } else {
+      swept.outcome =
+          item.artifact.stage == Stage::kReleased ? SweepOutcome::kRevoked : SweepOutcome::kUnchanged;
+    }
+    if (!options.dry_run && swept.outcome != SweepOutcome::kUnchanged) {
+      Status done = swept.outcome == SweepOutcome::kErased
+                        ? Erase(registry, policy, item, request_id)
+                        : Revoke(registry, policy, item, request_id);
+      if (!done.ok()) {
+        swept.outcome = SweepOutcome::kFailed;
+        swept.error = done.message();
+        LogEvent(*ModuleLogger("retention"), spdlog::level::warn,
+                 "retention action failed; retried on the next sweep",
+                 {{"artifact", RefKey(item.artifact.spec.name, item.artifact.spec.version)},
+                  {"action", item.ruling.action},
+                  {"rule", item.ruling.rule_id},
+                  {"error", done.message()}});
+        AuditFailure(registry, policy, item, request_id, swept.error);
+      }
+    }
+    switch (swept.outcome) {
+      case SweepOutcome::kErased: ++report.erased; break;
+      case SweepOutcome::kRevoked: ++report.revoked; break;
+      case SweepOutcome::kFailed: ++report.failed; break;
+      case SweepOutcome::kUnchanged: ++report.unchanged; break;
+    }
+    if (report.items.size() < options.max_listed) {
+      swept.item = std::move(item);
+      report.items.push_back(std::move(swept));
+    } else {
+      report.truncated = true;
+    }
+  }
+  return report;
+}
+
+// ---- RetentionSweeper ---------------------------------------------------------------------------
+
+RetentionSweeper::RetentionSweeper(std::shared_ptr<registry::Registry> registry,
+                                   std::function<std::shared_ptr<const policy::Policy>()> policy,
+                                   std::chrono::milliseconds interval, Clock clock)
+    : registry_(std::move(registry)),
+      policy_(std::move(policy)),
+      interval_(interval),
+      clock_(std::move(clock)) {}
+
+RetentionSweeper::~RetentionSweeper() { Stop(); }
+
+void RetentionSweeper::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable() || interval_.count() <= 0 || stopping_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RetentionSweeper::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_requested_ = true;
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<SweepReport> RetentionSweeper::SweepNow(const SweepOptions& options) {
+  std::shared_ptr<const policy::Policy> policy = policy_();
+  return SweepRetention(*registry_, *policy, clock_(), options);
+}
+
+int64_t RetentionSweeper::completed_sweeps() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return completed_sweeps_;
+}
+
+void RetentionSweeper::Loop() {
+  std::shared_ptr<spdlog::logger> log = ModuleLogger("retention");
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    SweepOptions options;
+    options.cancelled = [this] { return stop_requested_.load(); };
+    Result<SweepReport> report = SweepNow(options);
+    if (!report.ok()) {
+      LogEvent(*log, spdlog::level::err, "retention sweep failed; retried at the next interval",
+               {{"error", report.status().message()}});
+    } else {
+      const bool acted = report->erased + report->revoked + report->failed > 0;
+      LogEvent(*log, acted ? spdlog::level::info : spdlog::level::debug, "retention sweep",
+               {{"erased", std::to_string(report->erased)},
+                {"revoked", std::to_string(report->revoked)},
+                {"unchanged", std::to_string(report->unchanged)},
+                {"failed", std::to_string(report->failed)},
+                {"stopped", report->stopped ? "true" : "false"}});
+    }
+    lock.lock();
+    ++completed_sweeps_;
+    wake_.notify_all();
+    wake_.wait_for(lock, interval_, [this] { return stopping_; });
+  }
+}
+
+}  // namespace sov::gateway

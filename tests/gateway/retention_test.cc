@@ -1,0 +1,257 @@
+// Tests for the retention plan and sweeper (gateway/retention.h) over a real registry: the plan's
+// order, filters and horizon under the policy in force; the sweeper with a fake clock erases and
+// revokes exactly the expired artifacts, audits each change, is idempotent, keeps going past a
+// failing item, and its background thread sweeps on its own.
+#include "gateway/retention.h"
+
+#include <chrono>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/gateway/governance_testing.h"
+
+namespace sov::gateway {
+namespace {
+
+using registry::Kind;
+using registry::Stage;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::GovernanceRegistry;
+
+constexpr auto kDay = std::chrono::hours(24);
+
+std::vector<std::string> Names(const std::vector<RetentionItem>& items) {
+  std::vector<std::string> out;
+  for (const RetentionItem& item : items) out.push_back(item.artifact.spec.name);
+  return out;
+}
+
+std::vector<std::string> Names(const SweepReport& report) {
+  std::vector<std::string> out;
+  for (const SweptItem& s : report.items) {
+    out.push_back(s.item.artifact.spec.name + ":" + std::string(SweepOutcomeName(s.outcome)));
+  }
+  return out;
+}
+
+class RetentionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    start_ = std::chrono::system_clock::now();
+    internal_ = reg_.Push(Kind::kDataset, "acme/internal", "1.0.0", "internal");
+    personal_ = reg_.Push(Kind::kDataset, "acme/personal", "1.0.0", "personal");
+    model_ = reg_.Push(Kind::kModel, "acme/model", "1.0.0", "internal", {"acme/internal@1.0.0"});
+    public_ = reg_.Push(Kind::kDataset, "other/public", "1.0.0", "public");
+  }
+
+  Result<std::vector<RetentionItem>> Plan(std::chrono::hours from_start,
+                                          RetentionPlanFilter filter = {}) {
+    filter.horizon = start_ + from_start;
+    return ComputeRetentionPlan(reg_.registry(), policy_, filter);
+  }
+
+  GovernanceRegistry reg_;
+  policy::Policy policy_ = testing::LoadPolicy();
+  SystemTime start_;
+  registry::ArtifactRecord internal_, personal_, model_, public_;
+};
+
+TEST_F(RetentionTest, PlanListsDeadlinesBeforeTheHorizonSoonestFirst) {
+  auto plan = Plan(30 * kDay);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  // personal: 10 days then erase; the model: 20 days then revoke; internal (40 days) and public
+  // (unlimited) are not due within 30 days.
+  EXPECT_THAT(Names(*plan), ElementsAre("acme/personal", "acme/model"));
+  const RetentionItem& first = (*plan)[0];
+  EXPECT_EQ(first.ruling.action, "erase");
+  EXPECT_EQ(first.ruling.deadline, personal_.create_time + 10 * kDay);
+  EXPECT_EQ(first.ruling.rule_id, "retention:6");
+  EXPECT_EQ(first.ruling.rule_location.file, "governance.yaml");
+  EXPECT_EQ(first.ruling.rule_location.line, 6);
+  EXPECT_EQ(first.classification, "personal");
+  const RetentionItem& second = (*plan)[1];
+  EXPECT_EQ(second.ruling.action, "revoke");
+  EXPECT_EQ(second.ruling.rule_id, "retention:9");
+  EXPECT_EQ(second.ruling.deadline, model_.create_time + 20 * kDay);
+
+  auto later = Plan(50 * kDay);
+  ASSERT_TRUE(later.ok());
+  EXPECT_THAT(Names(*later), ElementsAre("acme/personal", "acme/model", "acme/internal"));
+}
+
+TEST_F(RetentionTest, PlanFiltersByKindClassificationAndOwner) {
+  RetentionPlanFilter models;
+  models.kind = Kind::kModel;
+  EXPECT_THAT(Names(*Plan(50 * kDay, models)), ElementsAre("acme/model"));
+  RetentionPlanFilter personal;
+  personal.classification = "personal";
+  EXPECT_THAT(Names(*Plan(50 * kDay, personal)), ElementsAre("acme/personal"));
+  RetentionPlanFilter other;
+  other.owner_tenant = "other";
+  EXPECT_TRUE(Plan(50 * kDay, other)->empty());  // its public data is kept without limit
+  RetentionPlanFilter acme;
+  acme.owner_tenant = "acme";
+  EXPECT_EQ(Plan(50 * kDay, acme)->size(), 3u);
+}
+
+TEST_F(RetentionTest, ThePolicyInForceDecidesNotTheDeadlineStoredAtPush) {
+  // The artifacts were pushed without a stored deadline; a stricter policy applies to them.
+  EXPECT_FALSE(personal_.spec.retention_deadline.has_value());
+  std::string stricter = testing::kGovernancePolicy;
+  stricter.replace(stricter.find("max_age: 10d"), 12, "max_age: 1d ");
+  policy::Policy now = testing::LoadPolicy(stricter);
+  RetentionPlanFilter filter;
+  filter.horizon = start_ + 2 * kDay;
+  auto plan = ComputeRetentionPlan(reg_.registry(), now, filter);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_THAT(Names(*plan), ElementsAre("acme/personal"));
+  EXPECT_EQ((*plan)[0].ruling.deadline, personal_.create_time + kDay);
+}
+
+TEST_F(RetentionTest, SweepErasesAndRevokesExactlyTheExpiredOnesAndIsIdempotent) {
+  // Day 15: only the personal dataset (10 days) is past its deadline.
+  auto first = SweepRetention(reg_.registry(), policy_, start_ + 15 * kDay, {});
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_THAT(Names(*first), ElementsAre("acme/personal:erased"));
+  EXPECT_EQ(first->erased, 1);
+  EXPECT_EQ(first->failed, 0);
+  registry::ArtifactRecord erased = reg_.Get(personal_);
+  EXPECT_EQ(erased.stage, Stage::kErased);
+  ASSERT_TRUE(erased.tombstone.has_value());
+  EXPECT_EQ(erased.tombstone->system_actor, "retention");
+  EXPECT_THAT(erased.tombstone->reason, HasSubstr("retention:6"));
+  EXPECT_THAT(erased.tombstone->reason, HasSubstr("governance.yaml:6"));
+  EXPECT_EQ(reg_.Get(internal_).stage, Stage::kPending);
+
+  // Day 25: the released model is revoked; the unreleased internal dataset (40 days) is kept.
+  reg_.Release(model_);
+  auto second = SweepRetention(reg_.registry(), policy_, start_ + 25 * kDay, {});
+  ASSERT_TRUE(second.ok());
+  EXPECT_THAT(Names(*second), ElementsAre("acme/model:revoked"));
+  EXPECT_EQ(second->revoked, 1);
+  registry::ArtifactRecord revoked = reg_.Get(model_);
+  EXPECT_EQ(revoked.stage, Stage::kRevoked);
+  ASSERT_FALSE(revoked.history.empty());
+  EXPECT_EQ(revoked.history.back().system_actor, "retention");
+  EXPECT_EQ(revoked.history.back().rule_id, "retention:9");
+  EXPECT_EQ(reg_.Get(internal_).stage, Stage::kPending);
+  EXPECT_EQ(reg_.Get(public_).stage, Stage::kPending);
+
+  // Each change has its RETENTION entry, naming the rule.
+  std::vector<registry::AuditEvent> entries = reg_.Entries("RETENTION");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].artifact_name, "acme/personal");
+  EXPECT_EQ(entries[0].system_actor, "retention");
+  EXPECT_EQ(entries[0].action, "retention.erase");
+  EXPECT_EQ(entries[0].body["stageChange"]["ruleId"], "retention:6");
+  EXPECT_EQ(entries[0].body["details"]["ruleLocation"], "governance.yaml:6:5");
+  EXPECT_EQ(entries[1].artifact_name, "acme/model");
+  EXPECT_EQ(entries[1].body["stageChange"]["toStage"], "revoked");
+
+  // The same sweep again does nothing and writes nothing.
+  auto again = SweepRetention(reg_.registry(), policy_, start_ + 25 * kDay, {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->erased + again->revoked + again->failed, 0);
+  EXPECT_TRUE(again->items.empty());
+  EXPECT_EQ(reg_.Entries("RETENTION").size(), 2u);
+}
+
+TEST_F(RetentionTest, RevokeOfAnUnreleasedArtifactChangesNothingButIsListed) {
+  auto report = SweepRetention(reg_.registry(), policy_, start_ + 25 * kDay, {});
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(Names(*report), ElementsAre("acme/personal:erased", "acme/model:unchanged"));
+  EXPECT_EQ(report->unchanged, 1);
+  EXPECT_EQ(report->revoked, 0);
+  EXPECT_EQ(reg_.Get(model_).stage, Stage::kPending);
+  EXPECT_EQ(reg_.Entries("RETENTION").size(), 1u);  // only the erasure
+}
+
+TEST_F(RetentionTest, DryRunListsAndChangesNothing) {
+  reg_.Release(model_);
+  SweepOptions options;
+  options.dry_run = true;
+  auto report = SweepRetention(reg_.registry(), policy_, start_ + 45 * kDay, options);
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(Names(*report),
+              ElementsAre("acme/personal:erased", "acme/model:revoked", "acme/internal:erased"));
+  EXPECT_EQ(report->erased, 2);
+  EXPECT_EQ(report->revoked, 1);
+  EXPECT_EQ(reg_.Get(personal_).stage, Stage::kPending);
+  EXPECT_EQ(reg_.Get(model_).stage, Stage::kReleased);
+  EXPECT_TRUE(reg_.Entries("RETENTION").empty());
+}
+
+TEST_F(RetentionTest, AFailingItemIsCountedAuditedAndRetriedWithoutStoppingTheSweep) {
+  registry::ArtifactRecord second = reg_.Push(Kind::kDataset, "acme/personal2", "1.0.0", "personal");
+  reg_.store().FailArtifact(personal_.id);
+  auto report = SweepRetention(reg_.registry(), policy_, start_ + 15 * kDay, {});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  // The first item (the soonest deadline) failed; the next one was still erased.
+  EXPECT_THAT(Names(*report), ElementsAre("acme/personal:failed", "acme/personal2:erased"));
+  EXPECT_EQ(report->failed, 1);
+  EXPECT_EQ(report->erased, 1);
+  EXPECT_THAT(report->items[0].error, HasSubstr("injected failure"));
+  EXPECT_NE(reg_.Get(personal_).stage, Stage::kErased);
+  EXPECT_EQ(reg_.Get(second).stage, Stage::kErased);
+  std::vector<registry::AuditEvent> entries = reg_.Entries("RETENTION");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].artifact_name, "acme/personal");
+  EXPECT_EQ(entries[0].body["details"]["outcome"], "failed");
+  EXPECT_THAT(entries[0].body["details"]["error"].get<std::string>(), HasSubstr("injected"));
+  EXPECT_EQ(entries[1].artifact_name, "acme/personal2");  // committed with the erasure
+  EXPECT_EQ(entries[1].body["details"]["outcome"], "applied");
+
+  // The next sweep retries it.
+  reg_.store().HealAll();
+  auto retry = SweepRetention(reg_.registry(), policy_, start_ + 15 * kDay, {});
+  ASSERT_TRUE(retry.ok());
+  EXPECT_THAT(Names(*retry), ElementsAre("acme/personal:erased"));
+  EXPECT_EQ(retry->failed, 0);
+  EXPECT_EQ(reg_.Get(personal_).stage, Stage::kErased);
+}
+
+TEST_F(RetentionTest, SweepListsAtMostMaxListedButCountsAll) {
+  reg_.Release(model_);
+  SweepOptions options;
+  options.dry_run = true;
+  options.max_listed = 1;
+  auto report = SweepRetention(reg_.registry(), policy_, start_ + 45 * kDay, options);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->items.size(), 1u);
+  EXPECT_TRUE(report->truncated);
+  EXPECT_EQ(report->erased + report->revoked, 3);
+}
+
+TEST_F(RetentionTest, BackgroundSweeperSweepsWithItsClockAndStops) {
+  const SystemTime later = start_ + 15 * kDay;
+  policy::Policy policy = policy_;
+  auto shared_policy = std::make_shared<const policy::Policy>(policy);
+  RetentionSweeper sweeper(
+      reg_.shared(), [shared_policy] { return shared_policy; }, std::chrono::milliseconds(20),
+      [later] { return later; });
+  sweeper.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (sweeper.completed_sweeps() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  sweeper.Stop();
+  EXPECT_GE(sweeper.completed_sweeps(), 2);
+  EXPECT_EQ(reg_.Get(personal_).stage, Stage::kErased);
+  // Swept at least twice, erased once.
+  EXPECT_EQ(reg_.Entries("RETENTION").size(), 1u);
+}
+
+TEST(RetentionSweeperTest, ZeroIntervalStartsNoThread) {
+  GovernanceRegistry reg;
+  auto policy = std::make_shared<const policy::Policy>(testing::LoadPolicy());
+  RetentionSweeper sweeper(reg.shared(), [policy] { return policy; }, std::chrono::milliseconds(0));
+  sweeper.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(sweeper.completed_sweeps(), 0);
+}
+
+}  // namespace
+}  // namespace sov::gateway
