@@ -331,6 +331,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
       gateway->Shutdown(std::chrono::system_clock::now());
       return config.ErrorAt("validation.backend", started);
     }
+    gateway->registry_->SetJobQueuedListener(
+        [pool = gateway->validation_workers_.get()] { pool->Wake(); });
   }
   if (options.policy_poll_interval.count() > 0) {
     gateway->policy_watcher_ = std::make_unique<PolicyFileWatcher>(
@@ -380,7 +382,10 @@ void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   std::call_once(shutdown_once_, [&] {
     if (policy_watcher_ != nullptr) policy_watcher_->Stop();
     // A job interrupted here is taken again by a worker once its lease has expired.
-    if (validation_workers_ != nullptr) validation_workers_->Stop();
+    if (validation_workers_ != nullptr) {
+      registry_->SetJobQueuedListener({});
+      validation_workers_->Stop();
+    }
     // A sweep in progress stops after its current item; the next start goes on from there.
     if (retention_sweeper_ != nullptr) retention_sweeper_->Stop();
     // Open audit tails end with UNAVAILABLE (and where to resume) instead of holding the grace.

@@ -291,8 +291,21 @@ void ValidationWorkerPool::Stop() {
   threads_.clear();
 }
 
+void ValidationWorkerPool::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++wakes_;
+  }
+  wake_.notify_all();
+}
+
 void ValidationWorkerPool::WorkerLoop(std::string name) {
+  uint64_t seen = 0;
   while (!stopping_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen = wakes_;
+    }
     Result<bool> ran = RunOnce(name);
     if (!ran.ok()) {
       LogEvent(*Log(), spdlog::level::warn, "could not claim a validation job",
@@ -300,7 +313,9 @@ void ValidationWorkerPool::WorkerLoop(std::string name) {
     }
     if (ran.ok() && *ran) continue;
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, options_.idle_poll, [this] { return stopping_.load(); });
+    // A Wake since the claim above means a job was queued after it looked: look again at once.
+    wake_.wait_for(lock, options_.idle_poll,
+                   [this, seen] { return stopping_.load() || wakes_ != seen; });
   }
 }
 

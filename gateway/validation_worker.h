@@ -87,6 +87,9 @@ class ValidationWorkerPool {
   // job interrupted this way is not completed: another worker takes it when its lease expires.
   void Stop();
 
+  // Wakes the idle workers to look for a job now (a job was just queued in this process).
+  void Wake();
+
   // Claims one job as `worker` and runs it to the end on this thread; false when no job was
   // waiting. For tests and tools; Start need not have been called (the backends are chosen on
   // first use).
@@ -113,6 +116,7 @@ class ValidationWorkerPool {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::set<std::string> backends_;  // guarded by mu_
+  uint64_t wakes_ = 0;              // guarded by mu_; Wake calls so far
   bool cuda_ = false;               // guarded by mu_
   bool chosen_ = false;             // guarded by mu_
   std::atomic<bool> stopping_{false};

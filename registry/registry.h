@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -179,6 +180,10 @@ class Registry {
   // a wrong stage.
   Result<JobRecord> QueueValidation(const ArtifactRecord& model, const ValidationRequest& request,
                                     const Actor& actor, std::vector<AuditEvent> audit);
+  // Called (on the queueing thread, after the commit) whenever QueueValidation queues a new job,
+  // so that this process's idle workers start at once instead of at their next poll; empty to
+  // clear. Workers in other processes still poll.
+  void SetJobQueuedListener(std::function<void()> listener);
   // NOT_FOUND when absent.
   Result<JobRecord> GetJob(const std::string& job_id);
   Result<std::vector<JobRecord>> ListJobs(const JobFilter& filter);
@@ -305,6 +310,10 @@ class Registry {
   crypto::Ed25519PrivateKey signing_key_;
   crypto::Ed25519PublicKey registry_key_;
   RegistryOptions options_;
+  void NotifyJobQueued();
+
+  std::mutex listener_mutex_;
+  std::function<void()> job_queued_;  // guarded by listener_mutex_
   std::mutex writers_mutex_;
   std::set<std::string> active_writers_;              // guarded by writers_mutex_
   std::map<std::string, ResumePoint> resume_points_;  // guarded by writers_mutex_

@@ -169,9 +169,24 @@ Result<JobRecord> Registry::QueueValidation(const ArtifactRecord& model,
       SetStageEventAuditIndex(updated, updated.history.size() - 1,
                               committed->audit_indexes.front());
     }
+    NotifyJobQueued();
     return GetJob(job.id);
   }
   return Aborted("model " + ref + " kept changing; try again");
+}
+
+void Registry::SetJobQueuedListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(listener_mutex_);
+  job_queued_ = std::move(listener);
+}
+
+void Registry::NotifyJobQueued() {
+  std::function<void()> listener;
+  {
+    std::lock_guard<std::mutex> lock(listener_mutex_);
+    listener = job_queued_;
+  }
+  if (listener) listener();
 }
 
 Result<JobRecord> Registry::GetJob(const std::string& job_id) {

@@ -121,12 +121,13 @@ class ValidationWorkerTest : public ::testing::Test {
         crypto::SecretKey::Random(), signing_key_, options);
   }
 
-  std::unique_ptr<ValidationWorkerPool> Pool() {
+  std::unique_ptr<ValidationWorkerPool> Pool(
+      std::chrono::milliseconds idle_poll = std::chrono::milliseconds(20)) {
     ValidationWorkerOptions options;
     options.workers = 1;
     options.backend = "cpu";
     options.lease = std::chrono::seconds(30);
-    options.idle_poll = std::chrono::milliseconds(20);
+    options.idle_poll = idle_poll;
     options.cpu_threads = 1;
     options.suite.batch_sizes = {1, 32};
     options.suite.warmup = 1;
@@ -374,6 +375,24 @@ TEST_F(ValidationWorkerTest, PoolThreadsRunQueuedJobs) {
   for (int i = 0; i < 600 && Job().state != JobState::kSucceeded; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  pool->Stop();
+  EXPECT_EQ(Job().state, JobState::kSucceeded);
+  EXPECT_EQ(Model().stage, Stage::kReleased);
+}
+
+// A job queued in this process wakes an idle worker at once: with an hour between polls, the
+// job still runs within the test's time because the registry's listener calls Wake.
+TEST_F(ValidationWorkerTest, QueueingWakesAnIdleWorker) {
+  Open(PolicyText("0.95", 1));
+  auto pool = Pool(std::chrono::hours(1));
+  ASSERT_TRUE(pool->Start().ok());
+  registry_->SetJobQueuedListener([p = pool.get()] { p->Wake(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker is idle by now
+  PushDigits();
+  for (int i = 0; i < 600 && Job().state != JobState::kSucceeded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  registry_->SetJobQueuedListener({});
   pool->Stop();
   EXPECT_EQ(Job().state, JobState::kSucceeded);
   EXPECT_EQ(Model().stage, Stage::kReleased);

@@ -6,7 +6,9 @@
 // the job after a restart exactly once (one report, attempt 2); a model whose gate needs two
 // signatures waits in PENDING until `sovctl sign` adds the second; `sovctl eval report` verifies
 // the report with the registry key; and EvaluationService hides what the caller may not see.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -103,6 +105,11 @@ rules:
     actions: [keys.read, quota.read, identity.whoami]
     principals: {tenants: ["*"]}
     reason: Anyone reads the signing keys.
+  - id: compliance-revokes-keys
+    effect: allow
+    actions: [keys.revoke]
+    principals: {roles: [compliance-officer]}
+    reason: Compliance officers revoke publisher keys.
 )yaml";
 
 // The 1-based line of the first line of kPolicy that contains `text`.
@@ -426,6 +433,52 @@ TEST_F(ReleasePipelineTest, SecondSignatureReleasesAPendingModel) {
   auto released = Sovctl({"status", "acme-ml/digits/mlp-signed@1.0.0"});
   EXPECT_THAT(released.out, HasSubstr("released"));
   EXPECT_THAT(released.out, Not(HasSubstr("waiting")));
+  ASSERT_TRUE(tenant_->Fetch("acme-ml/digits/mlp-signed", "1.0.0").status.ok());
+
+  // Revoking acme-ml's publisher key takes back what only that key's signature released: the
+  // model drops below its threshold and is revoked at once; the tenant's next fetch fails.
+  std::unique_ptr<sov::testing::RegistryClient> compliance = gateway_.Client("compliance");
+  std::string keyid;
+  {
+    grpc::ClientContext context;
+    Prepare(context);
+    v1::ListSigningKeysRequest request;
+    request.set_owner("acme-ml");
+    v1::ListSigningKeysResponse response;
+    grpc::Status st = compliance->registry().ListSigningKeys(&context, request, &response);
+    ASSERT_TRUE(st.ok()) << Describe(st);
+    for (const v1::SigningKey& key : response.keys()) {
+      if (key.role() == v1::SIGNER_ROLE_PUBLISHER && key.owner() == "acme-ml") keyid = key.keyid();
+    }
+    ASSERT_FALSE(keyid.empty()) << "acme-ml has no publisher key listed";
+  }
+  {
+    // The ML team itself may not revoke keys.
+    grpc::ClientContext context;
+    Prepare(context);
+    v1::RevokeSigningKeyRequest request;
+    request.set_keyid(keyid);
+    request.set_reason("leaked");
+    v1::RevokeSigningKeyResponse response;
+    EXPECT_EQ(client_->registry().RevokeSigningKey(&context, request, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  Prepare(context);
+  v1::RevokeSigningKeyRequest request;
+  request.set_keyid(keyid);
+  request.set_reason("the key file was copied to a laptop that was stolen");
+  v1::RevokeSigningKeyResponse response;
+  grpc::Status st = compliance->registry().RevokeSigningKey(&context, request, &response);
+  ASSERT_TRUE(st.ok()) << Describe(st) << "\nsovd log:\n" << gateway_.sovd()->Stderr();
+  EXPECT_EQ(response.key().state(), v1::KEY_STATE_REVOKED);
+  ASSERT_EQ(response.revoked_artifacts_size(), 1);
+  EXPECT_EQ(response.revoked_artifacts(0).name(), "acme-ml/digits/mlp-signed");
+  EXPECT_EQ(response.revoked_artifacts(0).version(), "1.0.0");
+  v1::GetArtifactResponse after;
+  ASSERT_TRUE(client_->Get("acme-ml/digits/mlp-signed", "1.0.0", &after).ok());
+  EXPECT_EQ(after.artifact().stage(), v1::STAGE_REVOKED);
+  EXPECT_FALSE(tenant_->Fetch("acme-ml/digits/mlp-signed", "1.0.0").status.ok());
 }
 
 TEST_F(ReleasePipelineTest, EvaluationServiceHidesWhatTheCallerMayNotSee) {
@@ -526,6 +579,70 @@ TEST_F(ReleasePipelineTest, EvaluationServiceHidesWhatTheCallerMayNotSee) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_NE(seen[0], seen[1]);
   EXPECT_EQ(seen[1], jobs[0].job_id());  // newest first
+}
+
+// A gateway that runs no validation of its own (`workers: 0`, `external_workers: true`) and a
+// separate `sovd eval-worker` process on the same data directory: the eval-worker takes the job
+// the push queued, writes the report and releases the model, the gateway (whose artifact cache is
+// off) shows the new stage at once, and SIGTERM stops the eval-worker with exit 0.
+TEST_F(ReleasePipelineTest, EvalWorkerProcessValidatesForAGatewayWithoutWorkers) {
+  ASSERT_TRUE(gateway_.Stop()) << gateway_.sovd()->Stderr();
+  const std::string config_file = gateway_.File("sovd.yaml");
+  std::string config = sov::testing::ReadTextFile(config_file);
+  const std::string ours = "validation:\n  workers: 1\n";
+  const size_t at = config.find(ours);
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, ours.size(), "validation:\n  workers: 0\n  external_workers: true\n");
+  sov::testing::WriteTextFile(config_file, config);
+  Start();
+
+  const std::string log_file = gateway_.File("eval-worker.log");
+  const std::string sovd = sov::testing::BuildPath("gateway/sovd");
+  const pid_t worker = ::fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execl(sovd.c_str(), sovd.c_str(), "eval-worker", "--config", config_file.c_str(),
+            "--workers", "1", "--backend", "cpu", "--no-policy-watch",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{worker};
+
+  PushDatasets();
+  PushModel("acme-ml/digits/mlp-remote", "1.0.0");
+  v1::Artifact model = WaitForStage("acme-ml/digits/mlp-remote", "1.0.0", v1::STAGE_RELEASED);
+  EXPECT_EQ(model.stage(), v1::STAGE_RELEASED) << "eval-worker log:\n" << ReadFile(log_file);
+  std::vector<v1::ValidationJob> jobs = Jobs("acme-ml/digits/mlp-remote", "1.0.0");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_THAT(jobs[0].worker(), HasSubstr("/eval-worker-" + std::to_string(worker)));
+  EXPECT_EQ(ReportCount("acme-ml/digits/mlp-remote"), 1);
+
+  ASSERT_EQ(::kill(worker, SIGTERM), 0);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  pid_t done = 0;
+  while ((done = ::waitpid(worker, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(done, worker) << "the eval-worker did not stop on SIGTERM";
+  reaper.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << "\neval-worker log:\n" << ReadFile(log_file);
 }
 
 }  // namespace
