@@ -110,7 +110,9 @@ class DevGateway {
 
   std::unique_ptr<RegistryClient> Client(const std::string& tenant) const;
 
-  // Rewrites DIR/policy.yaml without its release_gates section (the rest unchanged).
+  // Rewrites DIR/policy.yaml without its release_gates section (the rest unchanged), and
+  // DIR/sovd.yaml with `validation: {workers: 0}` so that no worker validates (and rejects) the
+  // arbitrary bytes such tests push as models before they release them by hand.
   void RemoveReleaseGates();
   // Rewrites DIR/tenants.yaml with `tenant`'s jurisdiction set to `jurisdiction`.
   void SetTenantJurisdiction(const std::string& tenant, const std::string& jurisdiction);
