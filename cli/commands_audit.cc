@@ -1,14 +1,12 @@
 // `sovctl audit tail`, `audit query`, `audit export` and `audit verify`: reading the gateway's
 // tamper-evident audit log, exporting it as JSON lines, and verifying an export (or the live
 // log) against the registry key offline. The verification itself is cli/audit_verify.h.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -21,11 +19,11 @@
 #include "cli/artifact_ref.h"
 #include "cli/audit_verify.h"
 #include "cli/commands.h"
+#include "cli/durable_file.h"
 #include "cli/gateway_connection.h"
 #include "cli/proto_interop.h"
 #include "cli/registry_calls.h"
 #include "cli/registry_key.h"
-#include "common/file.h"
 #include "sov/v1/audit.grpc.pb.h"
 
 namespace sov::cli {
@@ -242,27 +240,7 @@ int RunExport(const CommandLine& cli, const ExportOptions& opts) {
     cli.out->flush();
     return kExitOk;
   }
-  file.flush();
-  file.close();
-  if (!file) {
-    ::unlink(part.c_str());
-    return ReportLocalError(*cli.err, "cannot write " + part);
-  }
-  // Durable before it replaces anything: fsync the data, rename, fsync the directory.
-  int fd = ::open(part.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(part.c_str());
-    return ReportLocalError(*cli.err, "cannot fsync " + part + ": " + std::strerror(errno));
-  }
-  ::close(fd);
-  if (::rename(part.c_str(), opts.out.c_str()) != 0) {
-    ::unlink(part.c_str());
-    return ReportLocalError(*cli.err, "cannot rename " + part + " to " + opts.out + ": " +
-                                          std::strerror(errno));
-  }
-  std::string dir = std::filesystem::path(opts.out).parent_path().string();
-  if (Status st = SyncDirectory(dir.empty() ? "." : dir); !st.ok()) {
+  if (Status st = CommitPartFile(file, part, opts.out); !st.ok()) {
     return ReportLocalError(*cli.err, st);
   }
 

@@ -2,13 +2,11 @@
 // officer's view of retention (GDPR Art. 5(1)(e)) and the records of processing (Art. 30),
 // over GovernanceService. CSV output follows RFC 4180 (a header row, CRLF line ends, fields with
 // a comma, quote or line break quoted, quotes doubled); lists inside a field are joined with ';'.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -19,10 +17,10 @@
 
 #include "cli/artifact_flags.h"
 #include "cli/commands.h"
+#include "cli/durable_file.h"
 #include "cli/gateway_connection.h"
 #include "cli/proto_interop.h"
 #include "cli/registry_calls.h"
-#include "common/file.h"
 #include "sov/v1/governance.grpc.pb.h"
 
 namespace sov::cli {
@@ -333,26 +331,7 @@ int RunRecordsExport(const CommandLine& cli, const RecordsOptions& opts) {
     cli.out->flush();
     return kExitOk;
   }
-  file.flush();
-  file.close();
-  if (!file) {
-    ::unlink(part.c_str());
-    return ReportLocalError(*cli.err, "cannot write " + part);
-  }
-  int fd = ::open(part.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(part.c_str());
-    return ReportLocalError(*cli.err, "cannot fsync " + part + ": " + std::strerror(errno));
-  }
-  ::close(fd);
-  if (::rename(part.c_str(), opts.out.c_str()) != 0) {
-    ::unlink(part.c_str());
-    return ReportLocalError(*cli.err, "cannot rename " + part + " to " + opts.out + ": " +
-                                          std::strerror(errno));
-  }
-  std::string dir = std::filesystem::path(opts.out).parent_path().string();
-  if (Status st = SyncDirectory(dir.empty() ? "." : dir); !st.ok()) {
+  if (Status st = CommitPartFile(file, part, opts.out); !st.ok()) {
     return ReportLocalError(*cli.err, st);
   }
   if (cli.output == OutputFormat::kJson) {

@@ -12,11 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "crypto/dsse.h"
-#include "crypto/sha256.h"
-#include "registry/local_blob_store.h"
 #include "registry/registry.h"
-#include "registry/sqlite_metadata_store.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/registry/registry_fixture.h"
 
 namespace sov::registry {
 namespace {
@@ -24,7 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-constexpr char kLocation[] = "eu-de-1";
 constexpr char kMarker[] = "PLAINTEXT-MARKER-3f9a1c";
 
 ArtifactSpec Spec(Kind kind, const std::string& name, const std::string& version) {
@@ -64,47 +60,18 @@ AuditEvent Decision(const std::string& action) {
   return event;
 }
 
-class ErasureTest : public ::testing::Test {
+class ErasureTest : public RegistryFixture {
  protected:
-  void SetUp() override {
-    auto store = SqliteMetadataStore::Open(dir_.Join("meta.db"));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    auto blobs = LocalBlobStore::Create({{kLocation, dir_.Join("blobs")}});
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(blobs).value();
-    AuditLogOptions audit_options;
-    audit_options.checkpoint_interval = std::chrono::hours(1);
-    audit_ = std::make_shared<AuditLog>(store_, signing_key_, audit_options);
-    RegistryOptions options;
-    options.locations = {{kLocation, "DE"}};
-    registry_ = std::make_unique<Registry>(store_, blobs_, audit_, master_key_, signing_key_,
-                                           options);
-  }
-
   ArtifactRecord Push(const ArtifactSpec& spec, const std::string& data) {
-    auto upload = registry_->CreateUpload(spec, static_cast<int64_t>(data.size()), "", Actor{}, {});
-    EXPECT_TRUE(upload.ok()) << upload.status().ToString();
-    auto writer = registry_->OpenUploadWriter(upload->id, 0);
-    EXPECT_TRUE(writer.ok()) << writer.status().ToString();
-    EXPECT_TRUE((*writer)->Write(data).ok());
-    auto committed = (*writer)->Commit(crypto::Sha256Of(data).ToString(), Actor{}, {});
+    auto committed = PushArtifact(spec, data, Actor{});
     EXPECT_TRUE(committed.ok()) << committed.status().ToString();
-    return *committed;
-  }
-
-  std::vector<Json> Entries() {
-    std::vector<Json> out;
-    auto size = store_->AuditSize();
-    auto records = store_->ReadAudit(0, *size);
-    for (const AuditRecord& r : *records) out.push_back(Json::parse(r.leaf_data));
-    return out;
+    return committed.ok() ? *committed : ArtifactRecord{};
   }
 
   // Every file under the blob directory (staging included), whatever its name.
   std::vector<std::string> BlobFiles() {
     std::vector<std::string> out;
-    for (const auto& entry : fs::recursive_directory_iterator(dir_.Join("blobs"))) {
+    for (const auto& entry : fs::recursive_directory_iterator(blob_dir())) {
       if (entry.is_regular_file()) out.push_back(entry.path().string());
     }
     return out;
@@ -117,14 +84,6 @@ class ErasureTest : public ::testing::Test {
     t.reason = "test";
     return t;
   }
-
-  testing::TempDir dir_;
-  std::shared_ptr<MetadataStore> store_;
-  std::shared_ptr<BlobStore> blobs_;
-  std::shared_ptr<AuditLog> audit_;
-  crypto::SecretKey master_key_ = crypto::SecretKey::Random();
-  crypto::Ed25519PrivateKey signing_key_ = crypto::Ed25519PrivateKey::Generate();
-  std::unique_ptr<Registry> registry_;
 };
 
 // Erase destroys the key and the blob, keeps a tombstone, and signs an erasure record that
@@ -165,7 +124,7 @@ TEST_F(ErasureTest, EraseShredsAndSignsRecord) {
   EXPECT_EQ(stored->tombstone->audit_index, t.audit_index);
 
   // The ERASURE entry holds a registry-signed record about the artifact, not its bytes.
-  std::vector<Json> entries = Entries();
+  std::vector<Json> entries = AuditLeaves();
   const Json& entry = entries.at(static_cast<size_t>(t.audit_index));
   EXPECT_EQ(entry["type"], "ERASURE");
   EXPECT_EQ(entry["action"], "artifact.erase");
@@ -201,14 +160,14 @@ TEST_F(ErasureTest, EraseIsIdempotent) {
   Push(Spec(Kind::kDataset, "acme/customers", "1.0.0"), "data");
   auto first = registry_->Erase("acme/customers", "1.0.0", {"first", ""}, Officer(), {});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  const size_t size_after_first = Entries().size();
+  const size_t size_after_first = AuditLeaves().size();
   auto second = registry_->Erase("acme/customers", "1.0.0", {"second", ""}, Officer(),
                                  {Decision("artifact.erase")});
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   ASSERT_TRUE(second->tombstone.has_value());
   EXPECT_EQ(second->tombstone->reason, "first");
   EXPECT_EQ(second->tombstone->audit_index, first->tombstone->audit_index);
-  std::vector<Json> entries = Entries();
+  std::vector<Json> entries = AuditLeaves();
   ASSERT_EQ(entries.size(), size_after_first + 1);
   EXPECT_EQ(entries.back()["type"], "DECISION");
 }
@@ -261,7 +220,7 @@ TEST_F(ErasureTest, EraseCancelsValidationJobs) {
   ASSERT_TRUE(done.ok() && done->has_value());
   EXPECT_EQ((*done)->state, JobState::kSucceeded);
   bool cancelled_entry = false;
-  for (const Json& e : Entries()) {
+  for (const Json& e : AuditLeaves()) {
     cancelled_entry = cancelled_entry || (e["type"] == "VALIDATION" &&
                                           e["details"]["event"] == "cancelled" &&
                                           e["details"]["jobId"] == "job-queued");
@@ -305,7 +264,7 @@ TEST_F(ErasureTest, LineageNotices) {
   revoke.rule_id = "personal-revokes";
   revoke.rule_location = "policy.yaml:12:5";
 
-  const size_t before = Entries().size();
+  const size_t before = AuditLeaves().size();
   auto revoked =
       registry_->AddLineageNotice("acme/model", "1.0.0", notice, revoke, Officer(), {});
   ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
@@ -314,7 +273,7 @@ TEST_F(ErasureTest, LineageNotices) {
   EXPECT_EQ(revoked->lineage_notices[0].rule_id, "personal-revokes");
   EXPECT_EQ(revoked->history.back().to, Stage::kRevoked);
   EXPECT_EQ(revoked->history.back().rule_id, "personal-revokes");
-  std::vector<Json> entries = Entries();
+  std::vector<Json> entries = AuditLeaves();
   ASSERT_EQ(entries.size(), before + 1);
   EXPECT_EQ(entries.back()["type"], "LINEAGE_PROPAGATION");
   EXPECT_EQ(entries.back()["details"]["erasedAncestor"]["name"], "acme/customers");
@@ -330,7 +289,7 @@ TEST_F(ErasureTest, LineageNotices) {
   auto again = registry_->AddLineageNotice("acme/model", "1.0.0", notice, revoke, Officer(), {});
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->lineage_notices.size(), 1u);
-  EXPECT_EQ(Entries().size(), before + 1);
+  EXPECT_EQ(AuditLeaves().size(), before + 1);
 
   // flag-retrain on a pending model: a notice, the stage unchanged.
   notice.action = "flag-retrain";

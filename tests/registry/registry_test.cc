@@ -20,15 +20,11 @@
 #include "crypto/dsse.h"
 #include "crypto/intoto.h"
 #include "crypto/sha256.h"
-#include "registry/local_blob_store.h"
-#include "registry/sqlite_metadata_store.h"
+#include "tests/registry/registry_fixture.h"
 #include "tests/testing/temp_dir.h"
 
 namespace sov::registry {
 namespace {
-
-constexpr int64_t kMiB = int64_t{1} << 20;
-constexpr char kLocation[] = "eu-de-1";
 
 // Deterministic bytes that differ from chunk to chunk.
 std::string Bytes(int64_t size, uint32_t seed = 1) {
@@ -63,14 +59,6 @@ ArtifactSpec Spec(const std::string& version, const std::string& name = "acme/fr
   return spec;
 }
 
-Actor TenantActor() {
-  Actor actor;
-  actor.tenant_id = "acme";
-  actor.principal = {{"tenantId", "acme"}, {"authMethod", "token"}, {"credential", "tok-1"}};
-  actor.request_id = "req-1";
-  return actor;
-}
-
 AuditEvent Decision(const std::string& action) {
   AuditEvent event;
   event.type = "DECISION";
@@ -82,41 +70,14 @@ AuditEvent Decision(const std::string& action) {
   return event;
 }
 
-class RegistryTest : public ::testing::Test {
+class RegistryTest : public RegistryFixture {
  protected:
-  void SetUp() override {
-    auto store = SqliteMetadataStore::Open(dir_.Join("meta.db"));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    auto blobs = LocalBlobStore::Create({{kLocation, dir_.Join("blobs-de")}});
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(blobs).value();
-    AuditLogOptions audit_options;
-    audit_options.checkpoint_interval = std::chrono::hours(1);
-    audit_ = std::make_shared<AuditLog>(store_, signing_key_, audit_options);
-    options_.locations = {{kLocation, "DE"}};
-    registry_ = NewRegistry(options_);
-  }
-
-  std::unique_ptr<Registry> NewRegistry(RegistryOptions options) {
-    return std::make_unique<Registry>(store_, blobs_, audit_, master_key_, signing_key_,
-                                      std::move(options));
-  }
-
   // Creates an upload, writes `data` in `slice`-byte writes and commits it.
   Result<ArtifactRecord> Push(const std::string& version, const std::string& data,
                               size_t slice = static_cast<size_t>(kMiB),
                               Registry* registry = nullptr) {
-    if (registry == nullptr) registry = registry_.get();
-    SOV_ASSIGN_OR_RETURN(UploadRecord upload,
-                         registry->CreateUpload(Spec(version), static_cast<int64_t>(data.size()),
-                                                "", TenantActor(), {Decision("artifact.push")}));
-    SOV_ASSIGN_OR_RETURN(std::unique_ptr<UploadWriter> writer,
-                         registry->OpenUploadWriter(upload.id, 0));
-    for (size_t at = 0; at < data.size(); at += slice) {
-      SOV_RETURN_IF_ERROR(writer->Write(std::string_view(data).substr(at, slice)));
-    }
-    return writer->Commit(DigestOf(data), TenantActor(), {});
+    return PushArtifact(Spec(version), data, TenantActor(), {Decision("artifact.push")}, slice,
+                        registry);
   }
 
   // Reads [offset, offset + length) of `artifact`, every piece appended.
@@ -135,29 +96,12 @@ class RegistryTest : public ::testing::Test {
   }
 
   std::string BlobPath(const std::string& blob_id) {
-    return dir_.Join("blobs-de") + "/blobs/" + blob_id.substr(0, 2) + "/" + blob_id + ".blob";
-  }
-
-  std::vector<AuditRecord> AuditEntries() {
-    auto size = store_->AuditSize();
-    EXPECT_TRUE(size.ok());
-    auto records = store_->ReadAudit(0, *size);
-    EXPECT_TRUE(records.ok());
-    return *records;
+    return blob_dir() + "/blobs/" + blob_id.substr(0, 2) + "/" + blob_id + ".blob";
   }
 
   std::string AuditType(const AuditRecord& record) {
     return nlohmann::json::parse(record.leaf_data).value("type", "");
   }
-
-  testing::TempDir dir_;
-  std::shared_ptr<MetadataStore> store_;
-  std::shared_ptr<BlobStore> blobs_;
-  std::shared_ptr<AuditLog> audit_;
-  crypto::SecretKey master_key_ = crypto::SecretKey::Random();
-  crypto::Ed25519PrivateKey signing_key_ = crypto::Ed25519PrivateKey::Generate();
-  RegistryOptions options_;
-  std::unique_ptr<Registry> registry_;
 };
 
 // Every chunk shape round-trips: the bytes and digest match, and the manifest verifies with the

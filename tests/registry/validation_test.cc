@@ -23,17 +23,15 @@
 #include "crypto/dsse.h"
 #include "crypto/intoto.h"
 #include "crypto/sha256.h"
-#include "registry/local_blob_store.h"
 #include "registry/registry.h"
 #include "registry/sqlite_metadata_store.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/registry/registry_fixture.h"
 
 namespace sov::registry {
 namespace {
 
 using Json = nlohmann::json;
 using std::chrono::seconds;
-constexpr char kLocation[] = "eu-de-1";
 
 ArtifactSpec Spec(const std::string& name, const std::string& version, Kind kind) {
   ArtifactSpec spec;
@@ -49,14 +47,6 @@ ArtifactSpec Spec(const std::string& name, const std::string& version, Kind kind
   spec.storage_jurisdiction = "DE";
   spec.created_by = "acme";
   return spec;
-}
-
-Actor TenantActor() {
-  Actor actor;
-  actor.tenant_id = "acme";
-  actor.principal = {{"tenantId", "acme"}, {"authMethod", "token"}, {"credential", "tok-1"}};
-  actor.request_id = "req-1";
-  return actor;
 }
 
 Actor WorkerActor() {
@@ -86,50 +76,13 @@ Registry::Transition ToReleased() {
   return t;
 }
 
-class ValidationTest : public ::testing::Test {
+class ValidationTest : public RegistryFixture {
  protected:
-  void SetUp() override {
-    auto blobs = LocalBlobStore::Create({{kLocation, dir_.Join("blobs-de")}});
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(blobs).value();
-    Open();
-  }
-
-  // (Re)opens the store and a Registry over it, as a restarted gateway does.
-  void Open() {
-    registry_.reset();
-    audit_.reset();
-    store_.reset();
-    auto store = SqliteMetadataStore::Open(db_path_);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
-    std::tie(audit_, registry_) = NewRegistry(store_);
-  }
-
-  std::pair<std::shared_ptr<AuditLog>, std::unique_ptr<Registry>> NewRegistry(
-      std::shared_ptr<MetadataStore> store) {
-    AuditLogOptions audit_options;
-    audit_options.checkpoint_interval = std::chrono::hours(1);
-    auto audit = std::make_shared<AuditLog>(store, signing_key_, audit_options);
-    RegistryOptions options;
-    options.locations = {{kLocation, "DE"}};
-    auto registry = std::make_unique<Registry>(store, blobs_, audit, master_key_, signing_key_,
-                                               std::move(options));
-    return {std::move(audit), std::move(registry)};
-  }
-
   // Pushes a small model (stage PENDING).
   ArtifactRecord PushModel(const std::string& version,
                            const std::string& name = "acme/fraud/model") {
     std::string data = "weights of " + name + "@" + version;
-    auto upload = registry_->CreateUpload(Spec(name, version, Kind::kModel),
-                                          static_cast<int64_t>(data.size()), "", TenantActor(),
-                                          {});
-    EXPECT_TRUE(upload.ok()) << upload.status().ToString();
-    auto writer = registry_->OpenUploadWriter(upload->id, 0);
-    EXPECT_TRUE(writer.ok()) << writer.status().ToString();
-    EXPECT_TRUE((*writer)->Write(data).ok());
-    auto artifact = (*writer)->Commit(crypto::Sha256Of(data).ToString(), TenantActor(), {});
+    auto artifact = PushArtifact(Spec(name, version, Kind::kModel), data, TenantActor());
     EXPECT_TRUE(artifact.ok()) << artifact.status().ToString();
     return artifact.ok() ? *artifact : ArtifactRecord{};
   }
@@ -186,17 +139,6 @@ class ValidationTest : public ::testing::Test {
     return outcome;
   }
 
-  // The parsed leaves of every audit entry.
-  std::vector<Json> AuditLeaves() {
-    std::vector<Json> out;
-    auto size = store_->AuditSize();
-    EXPECT_TRUE(size.ok());
-    auto records = store_->ReadAudit(0, *size);
-    EXPECT_TRUE(records.ok());
-    for (const AuditRecord& r : *records) out.push_back(Json::parse(r.leaf_data));
-    return out;
-  }
-
   // The VALIDATION entries' details.event values for `job_id`, in log order.
   std::vector<std::string> ValidationEvents(const std::string& job_id) {
     std::vector<std::string> out;
@@ -217,15 +159,6 @@ class ValidationTest : public ::testing::Test {
   bool BlobExists(const std::string& blob_id) {
     return blobs_->Open(kLocation, blob_id).ok();
   }
-
-  testing::TempDir dir_;
-  std::string db_path_ = dir_.Join("meta.db");
-  std::shared_ptr<MetadataStore> store_;
-  std::shared_ptr<BlobStore> blobs_;
-  std::shared_ptr<AuditLog> audit_;
-  crypto::SecretKey master_key_ = crypto::SecretKey::Random();
-  crypto::Ed25519PrivateKey signing_key_ = crypto::Ed25519PrivateKey::Generate();
-  std::unique_ptr<Registry> registry_;
 };
 
 TEST_F(ValidationTest, QueueIsIdempotentPerDigestAndMode) {
@@ -431,7 +364,8 @@ TEST_F(ValidationTest, ConcurrentClaimersTakeEachJobExactlyOnce) {
   auto other_store = SqliteMetadataStore::Open(db_path_, options);
   ASSERT_TRUE(other_store.ok()) << other_store.status().ToString();
   std::shared_ptr<MetadataStore> other = std::move(other_store).value();
-  auto [other_audit, other_registry] = NewRegistry(other);
+  std::shared_ptr<AuditLog> other_audit = NewAuditLog(other);
+  std::unique_ptr<Registry> other_registry = NewRegistry(other, other_audit, options_);
 
   std::mutex mu;
   std::multiset<std::string> claimed;
@@ -626,7 +560,7 @@ TEST_F(ValidationTest, KeyRevocationsPersistAcrossReopen) {
   }
   EXPECT_EQ(entries, 1);
 
-  Open();
+  OpenStore();
   auto revoked = registry_->KeyRevocations();
   ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
   ASSERT_EQ(revoked->size(), 1u);
@@ -648,7 +582,7 @@ TEST_F(ValidationTest, RecoverRemovesUncommittedReportBlobs) {
   Registry::PreparedArtifact kept = PrepareReport(*job, "kept");
   ASSERT_TRUE(registry_->CompleteJob(*job, Succeeded(kept), WorkerActor(), {}).ok());
   ASSERT_TRUE(BlobExists(orphan.record.id));
-  Open();
+  OpenStore();
   auto removed = registry_->Recover();
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 1);
@@ -661,7 +595,7 @@ TEST_F(ValidationTest, RecoverRemovesUncommittedReportBlobs) {
   std::optional<JobRecord> live = Claim("host/w2", {"cpu"}, seconds(600));
   ASSERT_TRUE(live.has_value());
   Registry::PreparedArtifact pending = PrepareReport(*live, "pending");
-  Open();
+  OpenStore();
   removed = registry_->Recover();
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 0);
