@@ -255,7 +255,7 @@ CallGuard::CallGuard(std::shared_ptr<const Authenticator> authenticator,
       policies_(std::move(policies)),
       audit_(std::move(audit)) {}
 
-Result<Principal> CallGuard::Authenticate(const grpc::ServerContext& context) const {
+Result<Principal> CallGuard::Authenticate(const grpc::ServerContextBase& context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth != nullptr && !FirstProperty(*auth, GRPC_X509_PEM_CERT_PROPERTY_NAME).empty()) {
     std::string tenant_id = FirstProperty(*auth, kTenantIdProperty);
@@ -275,43 +275,61 @@ Result<Principal> CallGuard::Authenticate(const grpc::ServerContext& context) co
   return authenticator_->Authenticate(presented);
 }
 
-grpc::Status CallGuard::Run(grpc::ServerContext& context, const GuardedMethod& method,
-                            const std::function<Status(GuardedCall&)>& body) const {
-  const auto start = std::chrono::steady_clock::now();
-  const std::string request_id = internal::NewRequestId();
-  context.AddInitialMetadata("sov-request-id", request_id);
-  Result<Principal> principal = Authenticate(context);
+// One call between Begin and Finish.
+struct CallGuard::CallState {
+  std::chrono::steady_clock::time_point start;
+  std::string request_id;
+  const GuardedMethod* method = nullptr;
+  Result<Principal> principal = Unauthenticated("");
   std::optional<GuardedCall> call;
   Status outcome;
-  if (!principal.ok()) {
-    outcome = principal.status();
+};
+
+std::unique_ptr<CallGuard::CallState> CallGuard::Begin(
+    grpc::ServerContextBase& context, const GuardedMethod& method,
+    const std::function<Status(GuardedCall&)>& body) const {
+  auto state = std::make_unique<CallState>();
+  state->start = std::chrono::steady_clock::now();
+  state->request_id = internal::NewRequestId();
+  state->method = &method;
+  context.AddInitialMetadata("sov-request-id", state->request_id);
+  state->principal = Authenticate(context);
+  if (!state->principal.ok()) {
+    state->outcome = state->principal.status();
+    return state;
+  }
+  std::optional<GuardedCall>& call = state->call;
+  call.emplace(*state->principal, state->request_id, policies_->Current());
+  if (!method.decided_by_handler) {
+    const policy::Decision& decision = call->Decide(method.action);
+    state->outcome = decision.allowed() ? body(*call) : call->Denied(decision, method.action);
   } else {
-    call.emplace(*principal, request_id, policies_->Current());
-    if (!method.decided_by_handler) {
-      const policy::Decision& decision = call->Decide(method.action);
-      outcome = decision.allowed() ? body(*call) : call->Denied(decision, method.action);
-    } else {
-      outcome = body(*call);
-      if (call->decisions_made() == 0 && outcome.ok()) {
-        outcome = Internal(std::string(method.name) + " returned without a policy decision");
-      }
-    }
-    if (audit_ != nullptr) {
-      std::vector<registry::AuditEvent> pending = call->TakeAuditEvents();
-      if (!pending.empty()) {
-        Result<std::vector<int64_t>> appended = audit_->Append(std::move(pending));
-        if (!appended.ok()) {
-          LogEvent(*ModuleLogger("audit"), spdlog::level::err, "audit append failed",
-                   {{"method", method.name}, {"error", appended.status().message()}});
-          // A call whose decision cannot be recorded does not succeed.
-          outcome = Unavailable("the audit log is unavailable; retry");
-        }
-      }
+    state->outcome = body(*call);
+    if (call->decisions_made() == 0 && state->outcome.ok()) {
+      state->outcome = Internal(std::string(method.name) + " returned without a policy decision");
     }
   }
+  return state;
+}
+
+std::vector<registry::AuditEvent> CallGuard::PendingEntries(CallState& state) const {
+  if (audit_ == nullptr || !state.call.has_value()) return {};
+  return state.call->TakeAuditEvents();
+}
+
+grpc::Status CallGuard::Finish(CallState& state, const Status& appended) const {
+  const GuardedMethod& method = *state.method;
+  Status& outcome = state.outcome;
+  if (!appended.ok()) {
+    LogEvent(*ModuleLogger("audit"), spdlog::level::err, "audit append failed",
+             {{"method", method.name}, {"error", appended.message()}});
+    // A call whose decision cannot be recorded does not succeed.
+    outcome = Unavailable("the audit log is unavailable; retry");
+  }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - start)
+                          std::chrono::steady_clock::now() - state.start)
                           .count();
+  const Result<Principal>& principal = state.principal;
   const std::string tenant = principal.ok() ? principal->tenant.id : "-";
   const std::string auth =
       principal.ok() ? std::string(AuthMethodName(principal->method)) : std::string("-");
@@ -321,9 +339,9 @@ grpc::Status CallGuard::Run(grpc::ServerContext& context, const GuardedMethod& m
   std::string rule_at = "-";
   std::string_view digest = "-";
   std::string_view action = method.action;
-  const policy::Decision* decision = call.has_value() ? call->last_decision() : nullptr;
+  const policy::Decision* decision = state.call.has_value() ? state.call->last_decision() : nullptr;
   if (decision != nullptr) {
-    action = call->last_action();
+    action = state.call->last_action();
     effect = policy::EffectName(decision->effect);
     if (decision->deciding_rule != nullptr) {
       rule = decision->deciding_rule->id;
@@ -335,13 +353,38 @@ grpc::Status CallGuard::Run(grpc::ServerContext& context, const GuardedMethod& m
   }
   auto level = outcome.ok() ? spdlog::level::info : spdlog::level::warn;
   std::vector<LogField> fields = {
-      {"method", method.name}, {"request_id", request_id}, {"tenant", tenant},
-      {"auth", auth},          {"action", action},         {"effect", effect},
-      {"rule", rule},          {"rule_at", rule_at},       {"policy", digest},
+      {"method", method.name}, {"request_id", state.request_id}, {"tenant", tenant},
+      {"auth", auth},          {"action", action},               {"effect", effect},
+      {"rule", rule},          {"rule_at", rule_at},             {"policy", digest},
       {"outcome", StatusCodeName(outcome.code())}, {"micros", elapsed}};
   if (!outcome.ok()) fields.push_back({"reason", outcome.message()});
   LogEvent(*ModuleLogger("gateway"), level, "call", fields);
   return ToGrpcStatus(outcome);
+}
+
+grpc::Status CallGuard::Run(grpc::ServerContextBase& context, const GuardedMethod& method,
+                            const std::function<Status(GuardedCall&)>& body) const {
+  std::unique_ptr<CallState> state = Begin(context, method, body);
+  std::vector<registry::AuditEvent> pending = PendingEntries(*state);
+  Status appended;
+  if (!pending.empty()) appended = audit_->Append(std::move(pending)).status();
+  return Finish(*state, appended);
+}
+
+void CallGuard::RunAsync(grpc::ServerContextBase& context, const GuardedMethod& method,
+                         const std::function<Status(GuardedCall&)>& body,
+                         std::function<void(grpc::Status)> finish) const {
+  std::shared_ptr<CallState> state = Begin(context, method, body);
+  std::vector<registry::AuditEvent> pending = PendingEntries(*state);
+  if (pending.empty()) {
+    finish(Finish(*state, OkStatus()));
+    return;
+  }
+  audit_->AppendAsync(std::move(pending),
+                      [this, state, finish = std::move(finish)](
+                          Result<std::vector<int64_t>> appended) {
+                        finish(Finish(*state, appended.status()));
+                      });
 }
 
 }  // namespace sov::gateway

@@ -97,15 +97,30 @@ class CallGuard {
 
   // Returns the principal of the call, or UNAUTHENTICATED. Reads only the call's own metadata
   // and the connection's certificate identity.
-  Result<Principal> Authenticate(const grpc::ServerContext& context) const;
+  Result<Principal> Authenticate(const grpc::ServerContextBase& context) const;
 
   // Authenticates the call, sets its request id, decides `method.action` first unless the
   // method is decided by its handler, runs `body`, appends the pending audit entries, and
   // returns the gRPC status to answer with.
-  grpc::Status Run(grpc::ServerContext& context, const GuardedMethod& method,
+  grpc::Status Run(grpc::ServerContextBase& context, const GuardedMethod& method,
                    const std::function<Status(GuardedCall&)>& body) const;
+  // Run for gRPC's callback API: the same steps, but the handler's thread does not wait for the
+  // audit append. `finish` gets the status to answer with once the entries are durable, on the
+  // audit store's thread (so it must be short: ServerUnaryReactor::Finish), or on this thread
+  // before RunAsync returns when there is nothing to append. `body` runs before RunAsync
+  // returns; what it wrote into the response must stay untouched until `finish`.
+  void RunAsync(grpc::ServerContextBase& context, const GuardedMethod& method,
+                const std::function<Status(GuardedCall&)>& body,
+                std::function<void(grpc::Status)> finish) const;
 
  private:
+  struct CallState;
+  std::unique_ptr<CallState> Begin(grpc::ServerContextBase& context, const GuardedMethod& method,
+                                   const std::function<Status(GuardedCall&)>& body) const;
+  std::vector<registry::AuditEvent> PendingEntries(CallState& state) const;
+  // Turns an append failure into UNAVAILABLE, logs the call's line and maps its outcome.
+  grpc::Status Finish(CallState& state, const Status& appended) const;
+
   std::shared_ptr<const Authenticator> authenticator_;
   std::shared_ptr<const PolicyStore> policies_;
   std::shared_ptr<registry::AuditLog> audit_;

@@ -438,22 +438,30 @@ grpc::Status RegistryService::CancelUpload(grpc::ServerContext* context,
   });
 }
 
-grpc::Status RegistryService::GetArtifact(grpc::ServerContext* context,
-                                          const sov::v1::GetArtifactRequest* request,
-                                          sov::v1::GetArtifactResponse* response) {
-  return guard_->Run(*context, kGetArtifactMethod, [&](GuardedCall& call) -> Status {
-    SOV_ASSIGN_OR_RETURN(ArtifactRecord record,
-                         ResolveVisible(*registry_, call, request->artifact(), false));
-    ArtifactAndManifestToProto(record, response->mutable_artifact(), response->mutable_manifest());
-    AddReleaseStatus(*registry_, call.policy(), *tenants_, record, response->mutable_artifact());
-    return OkStatus();
-  });
+grpc::ServerUnaryReactor* RegistryService::GetArtifact(grpc::CallbackServerContext* context,
+                                                       const sov::v1::GetArtifactRequest* request,
+                                                       sov::v1::GetArtifactResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  guard_->RunAsync(
+      *context, kGetArtifactMethod,
+      [&](GuardedCall& call) -> Status {
+        SOV_ASSIGN_OR_RETURN(ArtifactRecord record,
+                             ResolveVisible(*registry_, call, request->artifact(), false));
+        ArtifactAndManifestToProto(record, response->mutable_artifact(),
+                                   response->mutable_manifest());
+        AddReleaseStatus(*registry_, call.policy(), *tenants_, record,
+                         response->mutable_artifact());
+        return OkStatus();
+      },
+      [reactor](grpc::Status status) { reactor->Finish(std::move(status)); });
+  return reactor;
 }
 
-grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
-                                            const sov::v1::ListArtifactsRequest* request,
-                                            sov::v1::ListArtifactsResponse* response) {
-  return guard_->Run(*context, kListArtifactsMethod, [&](GuardedCall& call) -> Status {
+grpc::ServerUnaryReactor* RegistryService::ListArtifacts(
+    grpc::CallbackServerContext* context, const sov::v1::ListArtifactsRequest* request,
+    sov::v1::ListArtifactsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  guard_->RunAsync(*context, kListArtifactsMethod, [&](GuardedCall& call) -> Status {
     int page_size = request->page_size();
     if (page_size < 0 || page_size > 1000) {
       return InvalidArgument("page_size must be between 1 and 1000 (0 means 100)");
@@ -529,7 +537,8 @@ grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
     call.RecordSummary("artifact.list", shown, hidden, digest);
     if (more) response->set_next_page_token(EncodePageToken(last_shown));
     return OkStatus();
-  });
+  }, [reactor](grpc::Status status) { reactor->Finish(std::move(status)); });
+  return reactor;
 }
 
 grpc::Status RegistryService::Fetch(grpc::ServerContext* context,

@@ -20,7 +20,14 @@
 
 namespace sov::gateway {
 
-class RegistryService final : public sov::v1::RegistryService::Service {
+// GetArtifact and ListArtifacts, which change nothing but the audit log, are served through
+// gRPC's callback API: their handler thread does not wait for the audit append's group commit
+// (CallGuard::RunAsync), which with synchronous handlers cost a thread hand-off per call.
+using RegistryServiceBase = sov::v1::RegistryService::WithCallbackMethod_GetArtifact<
+    sov::v1::RegistryService::WithCallbackMethod_ListArtifacts<
+        sov::v1::RegistryService::Service>>;
+
+class RegistryService final : public RegistryServiceBase {
  public:
   RegistryService(std::shared_ptr<const CallGuard> guard,
                   std::shared_ptr<registry::Registry> registry,
@@ -37,12 +44,12 @@ class RegistryService final : public sov::v1::RegistryService::Service {
   grpc::Status CancelUpload(grpc::ServerContext* context,
                             const sov::v1::CancelUploadRequest* request,
                             sov::v1::CancelUploadResponse* response) override;
-  grpc::Status GetArtifact(grpc::ServerContext* context,
-                           const sov::v1::GetArtifactRequest* request,
-                           sov::v1::GetArtifactResponse* response) override;
-  grpc::Status ListArtifacts(grpc::ServerContext* context,
-                             const sov::v1::ListArtifactsRequest* request,
-                             sov::v1::ListArtifactsResponse* response) override;
+  grpc::ServerUnaryReactor* GetArtifact(grpc::CallbackServerContext* context,
+                                        const sov::v1::GetArtifactRequest* request,
+                                        sov::v1::GetArtifactResponse* response) override;
+  grpc::ServerUnaryReactor* ListArtifacts(grpc::CallbackServerContext* context,
+                                          const sov::v1::ListArtifactsRequest* request,
+                                          sov::v1::ListArtifactsResponse* response) override;
   grpc::Status Fetch(grpc::ServerContext* context, const sov::v1::FetchRequest* request,
                      grpc::ServerWriter<sov::v1::FetchResponse>* writer) override;
   grpc::Status Sign(grpc::ServerContext* context, const sov::v1::SignRequest* request,
@@ -59,6 +66,9 @@ class RegistryService final : public sov::v1::RegistryService::Service {
                                 sov::v1::RevokeSigningKeyResponse* response) override;
   grpc::Status GetQuota(grpc::ServerContext* context, const sov::v1::GetQuotaRequest* request,
                         sov::v1::GetQuotaResponse* response) override;
+
+  using RegistryServiceBase::GetArtifact;
+  using RegistryServiceBase::ListArtifacts;
 
  private:
   std::shared_ptr<const CallGuard> guard_;

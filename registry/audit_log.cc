@@ -64,6 +64,22 @@ Result<std::vector<int64_t>> AuditLog::Append(std::vector<AuditEvent> events) {
   return std::move(result.audit_indexes);
 }
 
+void AuditLog::AppendAsync(std::vector<AuditEvent> events, AppendCallback done) {
+  if (events.empty()) {
+    done(std::vector<int64_t>{});
+    return;
+  }
+  WriteBatch batch;
+  for (AuditEvent& event : events) batch.Add(mutation::AppendAudit{std::move(event)});
+  store_->CommitAsync(std::move(batch), [done = std::move(done)](Result<CommitResult> result) {
+    if (!result.ok()) {
+      done(result.status());
+    } else {
+      done(std::move(result->audit_indexes));
+    }
+  });
+}
+
 Result<CheckpointRecord> AuditLog::CheckpointNow() {
   std::lock_guard<std::mutex> lock(checkpoint_mutex_);
   SOV_ASSIGN_OR_RETURN(int64_t size, store_->AuditSize());

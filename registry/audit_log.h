@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +47,10 @@ class AuditLog {
 
   // Appends events in one batch; returns their indexes. Durable on return.
   Result<std::vector<int64_t>> Append(std::vector<AuditEvent> events);
+  // Appends like Append without waiting: `done` gets the indexes once they are durable (or the
+  // error), on the store's thread (see MetadataStore::CommitAsync), so it must be short.
+  using AppendCallback = std::function<void(Result<std::vector<int64_t>>)>;
+  void AppendAsync(std::vector<AuditEvent> events, AppendCallback done);
 
   // Signs and stores a checkpoint of the current tree now, unless the latest one covers it;
   // returns the latest checkpoint. NOT_FOUND while the log is empty.

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -181,6 +182,15 @@ class MetadataStore {
 
   // Applies `batch` atomically and durably (see the file comment).
   virtual Result<CommitResult> Commit(WriteBatch batch) = 0;
+
+  // Commits like Commit without waiting for it: `done` runs exactly once with the result, after
+  // the batch is durable (or failed), on a thread of the store's choosing, possibly the caller's
+  // before CommitAsync returns. `done` must be short and must not commit or wait for a commit:
+  // a store may run it on its writer thread. The default commits synchronously and calls `done`.
+  using CommitCallback = std::function<void(Result<CommitResult>)>;
+  virtual void CommitAsync(WriteBatch batch, CommitCallback done) {
+    done(Commit(std::move(batch)));
+  }
 
   // Artifacts. Find* return nullopt when absent (erased artifacts are present, stage ERASED).
   virtual Result<std::optional<ArtifactRecord>> FindArtifact(const std::string& name,

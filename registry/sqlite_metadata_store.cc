@@ -11,6 +11,7 @@
 #include <map>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <mutex>
 #include <sys/stat.h>
@@ -764,6 +765,7 @@ class SqliteMetadataStore::Impl {
   Status Init(const std::string& path);
 
   Result<CommitResult> Commit(WriteBatch batch);
+  void CommitAsync(WriteBatch batch, CommitCallback done);
   GroupCommitStats stats() const { return {groups_.load(), batches_.load()}; }
 
   // FindArtifact's answers are kept while no group that may change an artifact runs: read the
@@ -796,8 +798,13 @@ class SqliteMetadataStore::Impl {
     std::vector<PreparedLeaf> leaves;
     uint32_t group = 0;  // the number of the group it commits in
     std::optional<Result<CommitResult>> result;  // set by the writer before it finishes the group
+    // Set for CommitAsync: the Pending is then the writer's, which calls `done` and deletes it.
+    CommitCallback done;
   };
 
+  // Prepares the batch's audit leaves and queues it for the writer; UNAVAILABLE, with nothing
+  // queued, once the store is stopping.
+  Status Enqueue(Pending& pending);
   Status Migrate(const std::string& path);
   // Loads the audit tree's right edge and chain head from the database; at Open also checks
   // the latest checkpoint against the log.
@@ -806,6 +813,7 @@ class SqliteMetadataStore::Impl {
   // process on the same file) has committed since this writer last looked.
   Status SyncAuditState();
   void WriterLoop();
+  void CompleterLoop();
   void RunGroup(std::vector<Pending*>& group, uint32_t number);
   // Applies and commits `group` in one transaction, filling `results`. False, with nothing
   // applied, when a batch without a savepoint of its own failed.
@@ -851,6 +859,12 @@ class SqliteMetadataStore::Impl {
   // one by one let each woken thread preempt the writer) and none queued for the next group.
   std::atomic<uint32_t> finished_[2] = {0, 0};
   std::thread thread_;
+  // Finished CommitAsync batches whose callbacks the completer thread is to run.
+  std::mutex completions_mu_;
+  std::condition_variable completions_cv_;
+  std::vector<std::unique_ptr<Pending>> completions_;  // SOV_GUARDED_BY(completions_mu_)
+  bool completer_stopping_ = false;                    // SOV_GUARDED_BY(completions_mu_)
+  std::thread completer_;
   std::atomic<int64_t> groups_{0};
   std::atomic<int64_t> batches_{0};
 
@@ -875,6 +889,12 @@ SqliteMetadataStore::Impl::~Impl() {
   }
   queue_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(completions_mu_);
+    completer_stopping_ = true;
+  }
+  completions_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
 }
 
 Status SqliteMetadataStore::Impl::Init(const std::string& path) {
@@ -908,7 +928,14 @@ Status SqliteMetadataStore::Impl::Init(const std::string& path) {
     reader->SetBusyTimeout(options_.busy_timeout_ms);
     idle_readers_.push_back(std::move(reader));
   }
-  thread_ = std::thread([this] { WriterLoop(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "sov-db-writer");
+    WriterLoop();
+  });
+  completer_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "sov-db-complete");
+    CompleterLoop();
+  });
   return OkStatus();
 }
 
@@ -1070,8 +1097,7 @@ void SqliteMetadataStore::Impl::CacheArtifact(const ArtifactRecord& record, uint
 // ---------------------------------------------------------------------------------------------
 // The writer
 
-Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
-  Pending pending{std::move(batch), {}, 0, std::nullopt};
+Status SqliteMetadataStore::Impl::Enqueue(Pending& pending) {
   for (const Mutation& m : pending.batch.mutations) {
     if (const auto* append = std::get_if<mutation::AppendAudit>(&m)) {
       pending.leaves.push_back(PrepareLeafData(append->event));
@@ -1084,6 +1110,12 @@ Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
     queue_.push_back(&pending);
   }
   queue_cv_.notify_one();
+  return OkStatus();
+}
+
+Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
+  Pending pending{std::move(batch), {}, 0, std::nullopt, nullptr};
+  SOV_RETURN_IF_ERROR(Enqueue(pending));
   std::atomic<uint32_t>& finished = finished_[pending.group % 2];
   // Group numbers wrap around; a finished number at or after ours means ours is done.
   for (uint32_t seen = finished.load(std::memory_order_acquire);
@@ -1092,6 +1124,16 @@ Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
     FutexWait(finished, seen);
   }
   return std::move(*pending.result);
+}
+
+void SqliteMetadataStore::Impl::CommitAsync(WriteBatch batch, CommitCallback done) {
+  auto pending = std::make_unique<Pending>(
+      Pending{std::move(batch), {}, 0, std::nullopt, std::move(done)});
+  if (Status queued = Enqueue(*pending); !queued.ok()) {
+    pending->done(std::move(queued));
+    return;
+  }
+  (void)pending.release();  // the writer's now
 }
 
 void SqliteMetadataStore::Impl::WriterLoop() {
@@ -1122,9 +1164,40 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   if (changes_artifacts) artifact_generation_.fetch_add(1);
   groups_.fetch_add(1);
   batches_.fetch_add(static_cast<int64_t>(group.size()));
-  for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(*results[i]);
+  // A synchronous committer may return (and free its Pending) as soon as the group's number is
+  // published, so the asynchronous ones are picked out before.
+  std::vector<std::unique_ptr<Pending>> asynchronous;
+  for (size_t i = 0; i < group.size(); ++i) {
+    group[i]->result = std::move(*results[i]);
+    if (group[i]->done) asynchronous.emplace_back(group[i]);
+  }
   finished_[number % 2].store(number, std::memory_order_release);
   FutexWakeAll(finished_[number % 2]);
+  if (!asynchronous.empty()) {
+    // Their callbacks run on the completer thread: a callback that answers a gRPC call writes
+    // to its socket, which must not hold up the next group.
+    {
+      std::lock_guard<std::mutex> lock(completions_mu_);
+      for (std::unique_ptr<Pending>& pending : asynchronous) {
+        completions_.push_back(std::move(pending));
+      }
+    }
+    completions_cv_.notify_one();
+  }
+}
+
+void SqliteMetadataStore::Impl::CompleterLoop() {
+  std::unique_lock<std::mutex> lock(completions_mu_);
+  while (true) {
+    completions_cv_.wait(lock, [this] { return completer_stopping_ || !completions_.empty(); });
+    if (completions_.empty()) return;  // stopping, and nothing left to do
+    std::vector<std::unique_ptr<Pending>> batch;
+    batch.swap(completions_);
+    lock.unlock();
+    for (std::unique_ptr<Pending>& pending : batch) pending->done(std::move(*pending->result));
+    batch.clear();
+    lock.lock();
+  }
 }
 
 bool SqliteMetadataStore::Impl::ApplyGroup(
@@ -1617,6 +1690,10 @@ SqliteMetadataStore::GroupCommitStats SqliteMetadataStore::group_commit_stats() 
 
 Result<CommitResult> SqliteMetadataStore::Commit(WriteBatch batch) {
   return impl_->Commit(std::move(batch));
+}
+
+void SqliteMetadataStore::CommitAsync(WriteBatch batch, CommitCallback done) {
+  impl_->CommitAsync(std::move(batch), std::move(done));
 }
 
 Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifact(

@@ -67,6 +67,8 @@ class SqliteMetadataStore final : public MetadataStore {
   ~SqliteMetadataStore() override;
 
   Result<CommitResult> Commit(WriteBatch batch) override;
+  // `done` runs on the store's completer thread once the batch's group has committed, in order.
+  void CommitAsync(WriteBatch batch, CommitCallback done) override;
   Result<std::optional<ArtifactRecord>> FindArtifact(const std::string& name,
                                                      const std::string& version) override;
   Result<std::optional<ArtifactRecord>> FindArtifactById(const std::string& id) override;

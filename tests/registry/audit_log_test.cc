@@ -2,7 +2,10 @@
 // RFC 9162 proofs over a real SQLite store, checked with crypto/merkle.h's verifiers.
 #include "registry/audit_log.h"
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -84,6 +87,41 @@ TEST_F(AuditLogTest, AppendReturnsConsecutiveIndexes) {
   auto none = log->Append({});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+// AppendAsync hands the durable indexes to its callback; an empty append completes at once.
+TEST_F(AuditLogTest, AppendAsyncReportsDurableIndexes) {
+  auto log = NewLog();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::vector<int64_t>> got;
+  for (int i = 0; i < 5; ++i) {
+    log->AppendAsync({Event(2 * i), Event(2 * i + 1)},
+                     [&](Result<std::vector<int64_t>> indexes) {
+                       ASSERT_TRUE(indexes.ok()) << indexes.status().ToString();
+                       std::lock_guard<std::mutex> lock(mu);
+                       got.push_back(*indexes);
+                       cv.notify_all();
+                     });
+  }
+  bool empty_done = false;
+  log->AppendAsync({}, [&](Result<std::vector<int64_t>> indexes) {
+    ASSERT_TRUE(indexes.ok());
+    EXPECT_TRUE(indexes->empty());
+    empty_done = true;
+  });
+  EXPECT_TRUE(empty_done);  // nothing to append: no wait
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return got.size() == 5; }));
+  std::vector<int64_t> all;
+  for (const auto& pair : got) {
+    ASSERT_EQ(pair.size(), 2u);
+    EXPECT_EQ(pair[1], pair[0] + 1);
+    all.insert(all.end(), pair.begin(), pair.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(*store_->AuditSize(), 10);
 }
 
 // A checkpoint is a DSSE envelope over the payload, signed by the registry key, whose root is
