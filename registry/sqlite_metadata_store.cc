@@ -254,6 +254,26 @@ Result<ErasureColumns> ErasureColumnsOf(const ArtifactRecord& r) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Queries
+
+// Runs `sql` with `params` bound to ?1..?n and converts each row with `read_row`, a function
+// from the Statement to Result<T>. The first failing step or conversion is the result.
+template <typename T, typename ReadRow>
+Result<std::vector<T>> QueryRows(Connection& c, const std::string& sql,
+                                 const std::vector<SqlValue>& params, ReadRow read_row) {
+  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.BindAll(params);
+  std::vector<T> out;
+  while (true) {
+    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SOV_ASSIGN_OR_RETURN(T value, read_row(st));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Artifact rows
 
 constexpr char kArtifactColumns[] =
@@ -313,92 +333,78 @@ Result<StoredArtifact> ReadArtifactRow(const Statement& st) {
   return out;
 }
 
+using Label = std::pair<std::string, std::string>;
+
+Result<Label> ReadLabelRow(const Statement& st) { return Label(st.Text(0), st.Text(1)); }
+
+Result<LineageLink> ReadLineageRow(const Statement& st) {
+  LineageLink l;
+  l.name = st.Text(0);
+  l.version = st.Text(1);
+  l.digest = st.Text(2);
+  l.relation = st.Text(3);
+  SOV_ASSIGN_OR_RETURN(l.kind, ParseKind(st.Text(4)));
+  return l;
+}
+
+Result<SignatureRecord> ReadSignatureRow(const Statement& st) {
+  SignatureRecord s;
+  s.keyid = st.Text(0);
+  s.role = st.Text(1);
+  s.signer = st.Text(2);
+  s.sig = st.Blob(3);
+  s.time = FromNanos(st.Int64(4));
+  return s;
+}
+
+Result<StageEvent> ReadStageEventRow(const Statement& st) {
+  StageEvent e;
+  SOV_ASSIGN_OR_RETURN(e.from, ParseStage(st.Text(0)));
+  SOV_ASSIGN_OR_RETURN(e.to, ParseStage(st.Text(1)));
+  e.time = FromNanos(st.Int64(2));
+  e.tenant_id = st.Text(3);
+  e.system_actor = st.Text(4);
+  e.reason = st.Text(5);
+  e.rule_id = st.Text(6);
+  e.rule_location = st.Text(7);
+  e.audit_index = st.Int64(8);
+  return e;
+}
+
 Status LoadChildren(Connection& c, StoredArtifact& a) {
   ArtifactRecord& r = a.record;
-  {
-    SOV_ASSIGN_OR_RETURN(Statement st,
-                         c.Prepare("SELECT key, value FROM artifact_labels WHERE artifact_seq = ?"));
-    st.Bind(1, a.seq);
-    while (true) {
-      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      r.spec.labels.emplace(st.Text(0), st.Text(1));
-    }
-  }
-  {
-    SOV_ASSIGN_OR_RETURN(Statement st,
-                         c.Prepare("SELECT name, version, digest, relation, kind FROM "
-                                   "artifact_lineage WHERE artifact_seq = ? ORDER BY position"));
-    st.Bind(1, a.seq);
-    while (true) {
-      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      LineageLink l;
-      l.name = st.Text(0);
-      l.version = st.Text(1);
-      l.digest = st.Text(2);
-      l.relation = st.Text(3);
-      SOV_ASSIGN_OR_RETURN(l.kind, ParseKind(st.Text(4)));
-      r.spec.lineage.push_back(std::move(l));
-    }
-  }
-  {
-    SOV_ASSIGN_OR_RETURN(Statement st,
-                         c.Prepare("SELECT keyid, role, signer, sig, time FROM "
-                                   "artifact_signatures WHERE artifact_seq = ? ORDER BY position"));
-    st.Bind(1, a.seq);
-    while (true) {
-      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      SignatureRecord s;
-      s.keyid = st.Text(0);
-      s.role = st.Text(1);
-      s.signer = st.Text(2);
-      s.sig = st.Blob(3);
-      s.time = FromNanos(st.Int64(4));
-      r.signatures.push_back(std::move(s));
-    }
-  }
-  {
-    SOV_ASSIGN_OR_RETURN(
-        Statement st,
-        c.Prepare("SELECT from_stage, to_stage, time, tenant_id, system_actor, reason, rule_id, "
-                  "rule_location, audit_index FROM stage_history WHERE artifact_seq = ? "
-                  "ORDER BY position"));
-    st.Bind(1, a.seq);
-    while (true) {
-      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      StageEvent e;
-      SOV_ASSIGN_OR_RETURN(e.from, ParseStage(st.Text(0)));
-      SOV_ASSIGN_OR_RETURN(e.to, ParseStage(st.Text(1)));
-      e.time = FromNanos(st.Int64(2));
-      e.tenant_id = st.Text(3);
-      e.system_actor = st.Text(4);
-      e.reason = st.Text(5);
-      e.rule_id = st.Text(6);
-      e.rule_location = st.Text(7);
-      e.audit_index = st.Int64(8);
-      r.history.push_back(std::move(e));
-    }
-  }
+  SOV_ASSIGN_OR_RETURN(
+      std::vector<Label> labels,
+      QueryRows<Label>(c, "SELECT key, value FROM artifact_labels WHERE artifact_seq = ?",
+                       {a.seq}, ReadLabelRow));
+  for (Label& label : labels) r.spec.labels.emplace(std::move(label));
+  SOV_ASSIGN_OR_RETURN(r.spec.lineage,
+                       QueryRows<LineageLink>(c,
+                                              "SELECT name, version, digest, relation, kind FROM "
+                                              "artifact_lineage WHERE artifact_seq = ? "
+                                              "ORDER BY position",
+                                              {a.seq}, ReadLineageRow));
+  SOV_ASSIGN_OR_RETURN(r.signatures,
+                       QueryRows<SignatureRecord>(c,
+                                                  "SELECT keyid, role, signer, sig, time FROM "
+                                                  "artifact_signatures WHERE artifact_seq = ? "
+                                                  "ORDER BY position",
+                                                  {a.seq}, ReadSignatureRow));
+  SOV_ASSIGN_OR_RETURN(
+      r.history,
+      QueryRows<StageEvent>(c,
+                            "SELECT from_stage, to_stage, time, tenant_id, system_actor, reason, "
+                            "rule_id, rule_location, audit_index FROM stage_history "
+                            "WHERE artifact_seq = ? ORDER BY position",
+                            {a.seq}, ReadStageEventRow));
   return OkStatus();
 }
 
 // Runs an artifact query (selecting kArtifactColumns) and loads each row's children.
 Result<std::vector<StoredArtifact>> QueryArtifacts(Connection& c, const std::string& sql,
                                                    const std::vector<SqlValue>& params) {
-  std::vector<StoredArtifact> out;
-  {
-    SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-    st.BindAll(params);
-    while (true) {
-      SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      SOV_ASSIGN_OR_RETURN(StoredArtifact a, ReadArtifactRow(st));
-      out.push_back(std::move(a));
-    }
-  }
+  SOV_ASSIGN_OR_RETURN(std::vector<StoredArtifact> out,
+                       QueryRows<StoredArtifact>(c, sql, params, ReadArtifactRow));
   for (StoredArtifact& a : out) SOV_RETURN_IF_ERROR(LoadChildren(c, a));
   return out;
 }
@@ -530,20 +536,6 @@ Result<UploadRecord> ReadUploadRow(const Statement& st) {
   return u;
 }
 
-Result<std::vector<UploadRecord>> QueryUploads(Connection& c, const std::string& sql,
-                                               const std::vector<SqlValue>& params) {
-  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-  st.BindAll(params);
-  std::vector<UploadRecord> out;
-  while (true) {
-    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    SOV_ASSIGN_OR_RETURN(UploadRecord u, ReadUploadRow(st));
-    out.push_back(std::move(u));
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Validation job rows
 
@@ -593,20 +585,6 @@ Result<JobRecord> ReadJobRow(const Statement& st) {
   return j;
 }
 
-Result<std::vector<JobRecord>> QueryJobs(Connection& c, const std::string& sql,
-                                         const std::vector<SqlValue>& params) {
-  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-  st.BindAll(params);
-  std::vector<JobRecord> out;
-  while (true) {
-    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    SOV_ASSIGN_OR_RETURN(JobRecord j, ReadJobRow(st));
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
 // The JSON columns of a job row.
 struct JobJson {
   std::string datasets;
@@ -623,23 +601,39 @@ Result<JobJson> JobJsonOf(const JobRecord& j) {
 // ---------------------------------------------------------------------------------------------
 // Audit rows
 
-Result<std::vector<AuditRecord>> QueryAuditRows(Connection& c, const std::string& sql,
-                                                const std::vector<SqlValue>& params) {
-  SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-  st.BindAll(params);
-  std::vector<AuditRecord> out;
-  while (true) {
-    SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    AuditRecord r;
-    r.index = st.Int64(0);
-    r.append_time = FromMicros(st.Int64(1));
-    r.leaf_data = st.Blob(2);
-    SOV_ASSIGN_OR_RETURN(r.leaf_hash,
-                         HashFromBlob(st.Blob(3), "leaf hash " + std::to_string(r.index)));
-    out.push_back(std::move(r));
-  }
-  return out;
+// Reads a row of "SELECT idx, append_time, leaf_data, leaf_hash FROM audit_entries".
+Result<AuditRecord> ReadAuditRow(const Statement& st) {
+  AuditRecord r;
+  r.index = st.Int64(0);
+  r.append_time = FromMicros(st.Int64(1));
+  r.leaf_data = st.Blob(2);
+  SOV_ASSIGN_OR_RETURN(r.leaf_hash,
+                       HashFromBlob(st.Blob(3), "leaf hash " + std::to_string(r.index)));
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint and key revocation rows
+
+// Reads a row of "SELECT tree_size, root, time, envelope FROM checkpoints".
+Result<CheckpointRecord> ReadCheckpointRow(const Statement& st) {
+  CheckpointRecord cp;
+  cp.tree_size = st.Int64(0);
+  SOV_ASSIGN_OR_RETURN(cp.root, HashFromBlob(st.Blob(1), "checkpoint root"));
+  cp.time = FromNanos(st.Int64(2));
+  cp.envelope = st.Text(3);
+  return cp;
+}
+
+// Reads a row of "SELECT keyid, owner_tenant, reason, revoked_by, time FROM key_revocations".
+Result<KeyRevocation> ReadKeyRevocationRow(const Statement& st) {
+  KeyRevocation r;
+  r.keyid = st.Text(0);
+  r.owner_tenant = st.Text(1);
+  r.reason = st.Text(2);
+  r.revoked_by = st.Text(3);
+  r.time = FromNanos(st.Int64(4));
+  return r;
 }
 
 // One past the last leaf of the perfect subtree at (level, index): audit_nodes' key. Callers
@@ -1851,10 +1845,11 @@ Result<std::string> SqliteMetadataStore::WrappedDataKey(const std::string& artif
 Result<std::optional<UploadRecord>> SqliteMetadataStore::FindUpload(const std::string& upload_id) {
   SOV_ASSIGN_OR_RETURN(std::vector<UploadRecord> rows,
                        impl_->Read<std::vector<UploadRecord>>([&](Connection& c) {
-                         return QueryUploads(c,
-                                             std::string("SELECT ") + kUploadColumns +
-                                                 " FROM uploads WHERE id = ?",
-                                             {upload_id});
+                         return QueryRows<UploadRecord>(
+                             c,
+                             std::string("SELECT ") + kUploadColumns +
+                                 " FROM uploads WHERE id = ?",
+                             {upload_id}, ReadUploadRow);
                        }));
   if (rows.empty()) return std::optional<UploadRecord>();
   return std::optional<UploadRecord>(std::move(rows.front()));
@@ -1865,10 +1860,11 @@ Result<std::optional<UploadRecord>> SqliteMetadataStore::FindOpenUpload(
   SOV_ASSIGN_OR_RETURN(
       std::vector<UploadRecord> rows,
       impl_->Read<std::vector<UploadRecord>>([&](Connection& c) {
-        return QueryUploads(c,
-                            std::string("SELECT ") + kUploadColumns +
-                                " FROM uploads WHERE name = ? AND version = ? AND state = 'open'",
-                            {name, version});
+        return QueryRows<UploadRecord>(
+            c,
+            std::string("SELECT ") + kUploadColumns +
+                " FROM uploads WHERE name = ? AND version = ? AND state = 'open'",
+            {name, version}, ReadUploadRow);
       }));
   if (rows.empty()) return std::optional<UploadRecord>();
   return std::optional<UploadRecord>(std::move(rows.front()));
@@ -1876,10 +1872,11 @@ Result<std::optional<UploadRecord>> SqliteMetadataStore::FindOpenUpload(
 
 Result<std::vector<UploadRecord>> SqliteMetadataStore::ListOpenUploads() {
   return impl_->Read<std::vector<UploadRecord>>([&](Connection& c) {
-    return QueryUploads(c,
-                        std::string("SELECT ") + kUploadColumns +
-                            " FROM uploads WHERE state = 'open' ORDER BY create_time, id",
-                        {});
+    return QueryRows<UploadRecord>(
+        c,
+        std::string("SELECT ") + kUploadColumns +
+            " FROM uploads WHERE state = 'open' ORDER BY create_time, id",
+        {}, ReadUploadRow);
   });
 }
 
@@ -1914,10 +1911,10 @@ Result<TenantUsage> SqliteMetadataStore::Usage(const std::string& tenant_id) {
 Result<std::optional<JobRecord>> SqliteMetadataStore::FindJob(const std::string& job_id) {
   SOV_ASSIGN_OR_RETURN(std::vector<JobRecord> rows,
                        impl_->Read<std::vector<JobRecord>>([&](Connection& c) {
-                         return QueryJobs(c,
-                                          std::string("SELECT ") + kJobColumns +
-                                              " FROM validation_jobs WHERE id = ?",
-                                          {job_id});
+                         return QueryRows<JobRecord>(c,
+                                                     std::string("SELECT ") + kJobColumns +
+                                                         " FROM validation_jobs WHERE id = ?",
+                                                     {job_id}, ReadJobRow);
                        }));
   if (rows.empty()) return std::optional<JobRecord>();
   return std::optional<JobRecord>(std::move(rows.front()));
@@ -1956,28 +1953,16 @@ Result<std::vector<JobRecord>> SqliteMetadataStore::ListJobs(const JobFilter& fi
     params.emplace_back(filter.limit);
   }
   return impl_->Read<std::vector<JobRecord>>(
-      [&](Connection& c) { return QueryJobs(c, sql, params); });
+      [&](Connection& c) { return QueryRows<JobRecord>(c, sql, params, ReadJobRow); });
 }
 
 Result<std::vector<KeyRevocation>> SqliteMetadataStore::ListKeyRevocations() {
   return impl_->Read<std::vector<KeyRevocation>>(
-      [&](Connection& c) -> Result<std::vector<KeyRevocation>> {
-        SOV_ASSIGN_OR_RETURN(Statement st,
-                             c.Prepare("SELECT keyid, owner_tenant, reason, revoked_by, time "
-                                       "FROM key_revocations ORDER BY seq"));
-        std::vector<KeyRevocation> out;
-        while (true) {
-          SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-          if (!row) break;
-          KeyRevocation r;
-          r.keyid = st.Text(0);
-          r.owner_tenant = st.Text(1);
-          r.reason = st.Text(2);
-          r.revoked_by = st.Text(3);
-          r.time = FromNanos(st.Int64(4));
-          out.push_back(std::move(r));
-        }
-        return out;
+      [&](Connection& c) {
+        return QueryRows<KeyRevocation>(c,
+                                        "SELECT keyid, owner_tenant, reason, revoked_by, time "
+                                        "FROM key_revocations ORDER BY seq",
+                                        {}, ReadKeyRevocationRow);
       });
 }
 
@@ -1993,10 +1978,11 @@ Result<std::vector<AuditRecord>> SqliteMetadataStore::ReadAudit(int64_t begin, i
                            std::to_string(end) + ")");
   }
   return impl_->Read<std::vector<AuditRecord>>([&](Connection& c) {
-    return QueryAuditRows(c,
-                          "SELECT idx, append_time, leaf_data, leaf_hash FROM audit_entries "
-                          "WHERE idx >= ? AND idx < ? ORDER BY idx",
-                          {begin, end});
+    return QueryRows<AuditRecord>(
+        c,
+        "SELECT idx, append_time, leaf_data, leaf_hash FROM audit_entries "
+        "WHERE idx >= ? AND idx < ? ORDER BY idx",
+        {begin, end}, ReadAuditRow);
   });
 }
 
@@ -2041,7 +2027,7 @@ Result<std::vector<AuditRecord>> SqliteMetadataStore::QueryAudit(const AuditFilt
     params.emplace_back(filter.limit);
   }
   return impl_->Read<std::vector<AuditRecord>>(
-      [&](Connection& c) { return QueryAuditRows(c, sql, params); });
+      [&](Connection& c) { return QueryRows<AuditRecord>(c, sql, params, ReadAuditRow); });
 }
 
 Result<LeafHash> SqliteMetadataStore::AuditNode(int level, int64_t index) {
@@ -2055,22 +2041,13 @@ Result<std::optional<CheckpointRecord>> SqliteMetadataStore::FindCheckpoint(int6
   SOV_ASSIGN_OR_RETURN(
       std::vector<CheckpointRecord> rows,
       impl_->Read<std::vector<CheckpointRecord>>(
-          [&](Connection& c) -> Result<std::vector<CheckpointRecord>> {
+          [&](Connection& c) {
+            // Either query returns at most one row: tree_size is the primary key.
             std::string sql = "SELECT tree_size, root, time, envelope FROM checkpoints ";
             sql += tree_size == 0 ? "ORDER BY tree_size DESC LIMIT 1" : "WHERE tree_size = ?";
-            SOV_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-            if (tree_size != 0) st.Bind(1, tree_size);
-            std::vector<CheckpointRecord> out;
-            SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-            if (row) {
-              CheckpointRecord cp;
-              cp.tree_size = st.Int64(0);
-              SOV_ASSIGN_OR_RETURN(cp.root, HashFromBlob(st.Blob(1), "checkpoint root"));
-              cp.time = FromNanos(st.Int64(2));
-              cp.envelope = st.Text(3);
-              out.push_back(std::move(cp));
-            }
-            return out;
+            std::vector<SqlValue> params;
+            if (tree_size != 0) params.emplace_back(tree_size);
+            return QueryRows<CheckpointRecord>(c, sql, params, ReadCheckpointRow);
           }));
   if (rows.empty()) return std::optional<CheckpointRecord>();
   return std::optional<CheckpointRecord>(std::move(rows.front()));
@@ -2079,24 +2056,12 @@ Result<std::optional<CheckpointRecord>> SqliteMetadataStore::FindCheckpoint(int6
 Result<std::vector<CheckpointRecord>> SqliteMetadataStore::ListCheckpoints(int64_t begin,
                                                                            int64_t end) {
   return impl_->Read<std::vector<CheckpointRecord>>(
-      [&](Connection& c) -> Result<std::vector<CheckpointRecord>> {
-        SOV_ASSIGN_OR_RETURN(
-            Statement st,
-            c.Prepare("SELECT tree_size, root, time, envelope FROM checkpoints "
-                      "WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size"));
-        st.Bind(1, begin).Bind(2, end);
-        std::vector<CheckpointRecord> out;
-        while (true) {
-          SOV_ASSIGN_OR_RETURN(bool row, st.Step());
-          if (!row) break;
-          CheckpointRecord cp;
-          cp.tree_size = st.Int64(0);
-          SOV_ASSIGN_OR_RETURN(cp.root, HashFromBlob(st.Blob(1), "checkpoint root"));
-          cp.time = FromNanos(st.Int64(2));
-          cp.envelope = st.Text(3);
-          out.push_back(std::move(cp));
-        }
-        return out;
+      [&](Connection& c) {
+        return QueryRows<CheckpointRecord>(
+            c,
+            "SELECT tree_size, root, time, envelope FROM checkpoints "
+            "WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size",
+            {begin, end}, ReadCheckpointRow);
       });
 }
 
