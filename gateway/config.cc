@@ -80,8 +80,13 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
       if (c < '0' || c > '9') ok = false;
       value = value * 10 + (c - '0');
     }
-    if (ok) return value * factor;
-    break;
+    if (!ok) break;
+    // Longer is a typo, and would overflow once added to a clock's time.
+    constexpr int64_t kMaxMs = int64_t{36'525} * 86'400'000;  // 100 years
+    if (value > kMaxMs / factor) {
+      return InvalidArgument("'" + std::string(text) + "' is longer than 100 years");
+    }
+    return value * factor;
   }
   return InvalidArgument("'" + std::string(text) +
                          "' is not a duration (an integer with ms, s, m, h or d, e.g. 24h)");

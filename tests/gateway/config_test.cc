@@ -155,6 +155,120 @@ TEST(ConfigTest, StorageErrorsNameTheEntry) {
               HasSubstr("storage: expected a non-empty list"));
 }
 
+// Returns kGood with `sections` appended; kGood has 16 lines, so they start at line 17.
+std::string GoodPlus(std::string_view sections) { return kGood + std::string(sections); }
+
+TEST(ConfigTest, ValidationAndRetentionDefaultWhenAbsent) {
+  // Without validation: and retention: sections, every setting keeps its documented default.
+  Result<ServerConfig> config = ParseServerConfig(kGood, kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.workers, 1);
+  EXPECT_EQ(config->validation.backend, "auto");
+  EXPECT_EQ(config->validation.lease_seconds, 60);
+  EXPECT_FALSE(config->validation.external_workers);
+  EXPECT_EQ(config->retention.sweep_interval_ms, 3'600'000);
+}
+
+TEST(ConfigTest, ValidationKeysAreParsed) {
+  // Each validation key, set to something other than its default, lands in ValidationSettings.
+  Result<ServerConfig> config = ParseServerConfig(GoodPlus("validation:\n"
+                                                           "  workers: 4\n"
+                                                           "  backend: cuda\n"
+                                                           "  lease: 2m\n"
+                                                           "  external_workers: true\n"),
+                                                  kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.workers, 4);
+  EXPECT_EQ(config->validation.backend, "cuda");
+  EXPECT_EQ(config->validation.lease_seconds, 120);
+  EXPECT_TRUE(config->validation.external_workers);
+  // The bounds of workers are accepted: 0 runs no workers in the gateway, 256 is the most.
+  config =
+      ParseServerConfig(GoodPlus("validation: {workers: 0, backend: cpu, lease: 5s}\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.workers, 0);
+  EXPECT_EQ(config->validation.backend, "cpu");
+  EXPECT_EQ(config->validation.lease_seconds, 5);
+  config = ParseServerConfig(GoodPlus("validation:\n  workers: 256\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.workers, 256);
+}
+
+TEST(ConfigTest, RetentionSweepIntervalIsParsed) {
+  // A duration in any unit becomes milliseconds; "0" turns the background sweep off.
+  Result<ServerConfig> config =
+      ParseServerConfig(GoodPlus("retention:\n  sweep_interval: 15m\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->retention.sweep_interval_ms, 900'000);
+  config = ParseServerConfig(GoodPlus("retention:\n  sweep_interval: 1s\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->retention.sweep_interval_ms, 1000);
+  config = ParseServerConfig(GoodPlus("retention:\n  sweep_interval: 0\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->retention.sweep_interval_ms, 0);
+}
+
+TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
+  // Each value these sections refuse, each unknown key and each wrong type is one line at the
+  // offending text (the sections start at line 17).
+  struct Case {
+    std::string_view sections;
+    std::string_view error;  // after "/etc/sovereign/sovd.yaml:"
+  };
+  constexpr Case kCases[] = {
+      // A worker count that is negative, too large, fractional or empty.
+      {"validation:\n  workers: -1\n",
+       "18:12: error: validation.workers: '-1' is not a whole number from 0 to 256"},
+      {"validation:\n  workers: 257\n",
+       "18:12: error: validation.workers: '257' is not a whole number from 0 to 256"},
+      {"validation:\n  workers: 2.5\n",
+       "18:12: error: validation.workers: '2.5' is not a whole number from 0 to 256"},
+      {"validation:\n  workers: ''\n",
+       "18:12: error: validation.workers: '' is not a whole number from 0 to 256"},
+      {"validation:\n  backend: gpu\n",
+       "18:12: error: validation.backend: 'gpu' is not one of auto, cpu, cuda"},
+      // A lease without a unit, and one below the minimum.
+      {"validation:\n  lease: 60\n",
+       "18:10: error: validation.lease: '60' is not a duration (an integer with ms, s, m, h or d, "
+       "e.g. 24h)"},
+      {"validation:\n  lease: 4s\n", "18:10: error: validation.lease: must be at least 5s"},
+      {"validation:\n  external_workers: yes\n",
+       "18:21: error: validation.external_workers: 'yes' is not true or false"},
+      // A malformed, negative or too short sweep interval says how to disable the sweep.
+      {"retention:\n  sweep_interval: hourly\n",
+       "18:19: error: retention.sweep_interval: 'hourly' is not a duration (an integer with ms, "
+       "s, m, h or d, e.g. 24h); 0 disables the background sweep"},
+      {"retention:\n  sweep_interval: -1h\n",
+       "18:19: error: retention.sweep_interval: '-1h' is not a duration (an integer with ms, s, "
+       "m, h or d, e.g. 24h); 0 disables the background sweep"},
+      // Durations past 100 years are refused, not wrapped around.
+      {"retention:\n  sweep_interval: 220000000000d\n",
+       "18:19: error: retention.sweep_interval: '220000000000d' is longer than 100 years; 0 "
+       "disables the background sweep"},
+      {"validation:\n  lease: 999999999999h\n",
+       "18:10: error: validation.lease: '999999999999h' is longer than 100 years"},
+      {"retention:\n  sweep_interval: 500ms\n",
+       "18:19: error: retention.sweep_interval: must be at least 1s, or 0 to disable the "
+       "background sweep"},
+      // Typos are not ignored.
+      {"validation:\n  worker: 2\n",
+       "18:3: error: unknown key 'validation.worker'; did you mean 'workers'?"},
+      {"retention:\n  sweep_intervall: 1h\n",
+       "18:3: error: unknown key 'retention.sweep_intervall'; did you mean 'sweep_interval'?"},
+      // A list or mapping where a value or a section belongs.
+      {"validation:\n  workers: [1, 2]\n",
+       "18:12: error: validation.workers: expected a string, got a list"},
+      {"retention:\n  sweep_interval: {every: 1h}\n",
+       "18:19: error: retention.sweep_interval: expected a string, got a mapping"},
+      {"validation: 4\n", "17:13: error: validation: expected a mapping, got a scalar"},
+      {"retention: [1h]\n", "17:12: error: retention: expected a mapping, got a list"},
+  };
+  for (const Case& c : kCases) {
+    EXPECT_EQ(ErrorOf(GoodPlus(c.sections)), "/etc/sovereign/sovd.yaml:" + std::string(c.error))
+        << c.sections;
+  }
+}
+
 TEST(ConfigTest, EmptyAndMissingFiles) {
   // An empty file and a file that does not exist are named.
   EXPECT_EQ(ErrorOf("# nothing\n"), "/etc/sovereign/sovd.yaml:1:1: error: the file is empty");
