@@ -457,11 +457,10 @@ grpc::ServerUnaryReactor* RegistryService::GetArtifact(grpc::CallbackServerConte
   return reactor;
 }
 
-grpc::ServerUnaryReactor* RegistryService::ListArtifacts(
-    grpc::CallbackServerContext* context, const sov::v1::ListArtifactsRequest* request,
-    sov::v1::ListArtifactsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  guard_->RunAsync(*context, kListArtifactsMethod, [&](GuardedCall& call) -> Status {
+grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
+                                            const sov::v1::ListArtifactsRequest* request,
+                                            sov::v1::ListArtifactsResponse* response) {
+  return guard_->Run(*context, kListArtifactsMethod, [&](GuardedCall& call) -> Status {
     int page_size = request->page_size();
     if (page_size < 0 || page_size > 1000) {
       return InvalidArgument("page_size must be between 1 and 1000 (0 means 100)");
@@ -537,8 +536,7 @@ grpc::ServerUnaryReactor* RegistryService::ListArtifacts(
     call.RecordSummary("artifact.list", shown, hidden, digest);
     if (more) response->set_next_page_token(EncodePageToken(last_shown));
     return OkStatus();
-  }, [reactor](grpc::Status status) { reactor->Finish(std::move(status)); });
-  return reactor;
+  });
 }
 
 grpc::Status RegistryService::Fetch(grpc::ServerContext* context,
