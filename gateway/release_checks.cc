@@ -15,6 +15,7 @@
 #include "crypto/dsse.h"
 #include "crypto/intoto.h"
 #include "gateway/call_guard.h"
+#include "gateway/internal/artifact_access.h"
 #include "gateway/log.h"
 
 namespace sov::gateway {
@@ -195,38 +196,6 @@ bool IsReservedReportName(std::string_view name) {
   size_t slash = name.rfind('/');
   std::string_view last = slash == std::string_view::npos ? name : name.substr(slash + 1);
   return last == kReportNameSegment;
-}
-
-policy::Artifact PolicyView(registry::Registry& registry, const ArtifactRecord& record) {
-  policy::Artifact a;
-  a.kind = std::string(registry::KindName(record.spec.kind));
-  a.name = record.spec.name;
-  a.version = record.spec.version;
-  a.owner_tenant = record.spec.owner_tenant;
-  a.classification = record.spec.classification;
-  a.purposes = record.spec.purposes;
-  a.lawful_basis = record.spec.lawful_basis;
-  a.stage = std::string(registry::StageName(record.stage));
-  a.labels = record.spec.labels;
-  a.storage_location = record.spec.storage_location;
-  a.storage_jurisdiction = record.spec.storage_jurisdiction;
-  a.created_at = record.create_time;
-  a.size_bytes = record.size_bytes;
-  for (const registry::LineageLink& link : record.spec.lineage) {
-    policy::LineageEntry entry;
-    entry.kind = std::string(registry::KindName(link.kind));
-    entry.name = link.name;
-    entry.version = link.version;
-    Result<ArtifactRecord> parent = registry.Get(link.name, link.version);
-    if (parent.ok()) {
-      entry.classification = parent->spec.effective_classification.empty()
-                                 ? parent->spec.classification
-                                 : parent->spec.effective_classification;
-      entry.purposes = parent->spec.purposes;
-    }
-    a.lineage.push_back(std::move(entry));
-  }
-  return a;
 }
 
 Result<json> DatasetEval(const json& report) {
@@ -610,7 +579,7 @@ Result<ReleaseState> ComputeReleaseState(registry::Registry& registry, const pol
                  notice.rule_id + " revokes what was derived from it");
   }
   if (record.spec.kind != registry::Kind::kModel) return state;
-  const policy::Artifact view = PolicyView(registry, record);
+  const policy::Artifact view = internal::View(registry, record);
   std::vector<const policy::ReleaseGate*> gates = policy.GatesFor(view);
   if (gates.empty()) return state;
   state.gates_apply = true;
@@ -738,7 +707,7 @@ Result<ArtifactRecord> ReleaseWhenReady(registry::Registry& registry, const poli
   }
   SOV_ASSIGN_OR_RETURN(ReleaseState state, ComputeReleaseState(registry, policy, tenants, record));
   if (!state.gates_apply || !state.ready()) return record;
-  policy::Artifact view = PolicyView(registry, record);
+  policy::Artifact view = internal::View(registry, record);
   SOV_ASSIGN_OR_RETURN(policy::DecisionRequest request,
                        OwnerDecisionRequest(tenants, record.spec.owner_tenant, "artifact.release",
                                             view, {{"gates_passed", "true"}}));

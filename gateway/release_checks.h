@@ -42,11 +42,6 @@ std::string ReportVersion(std::string_view model_version, int64_t job_seq);
 // Returns whether `name`'s last segment is "evaluation" (reserved for reports).
 bool IsReservedReportName(std::string_view name);
 
-// The policy's view of a stored artifact, with each lineage parent's classification and
-// purposes filled in from its record (reads the registry; parents that cannot be read are left
-// as they are).
-policy::Artifact PolicyView(registry::Registry& registry, const registry::ArtifactRecord& record);
-
 // The `eval` map of one dataset's gpu-eval report (the object ReportToJson writes, schema
 // https://sovereign.dev/eval-report/v1): accuracy, macro_f1, log_loss, quality{...},
 // fairness{...} (only when the dataset has groups), robustness{...}, determinism{...},

@@ -19,6 +19,7 @@
 #include "crypto/intoto.h"
 #include "crypto/sha256.h"
 #include "gateway/call_guard.h"
+#include "gateway/internal/artifact_access.h"
 #include "gateway/log.h"
 #include "gateway/release_checks.h"
 #include "gpu-eval/dataset.h"
@@ -26,9 +27,9 @@
 #include "gpu-eval/model.h"
 #include "gpu-eval/report.h"
 #include "gpu-eval/safetensors.h"
-// The npm-style ranges of release gates (`credit-holdout@^2.0.0`) are parsed by the policy
-// engine's own helper, so that the worker resolves exactly the versions the gate accepts.
-#include "policy/internal/text.h"
+// The npm-style ranges of release gates (`credit-holdout@^2.0.0`) are the policy engine's own,
+// so that the worker resolves exactly the versions the gate accepts.
+#include "policy/semver_range.h"
 
 namespace sov::gateway {
 namespace {
@@ -119,15 +120,14 @@ Result<std::vector<ValidationDataset>> ResolveValidationDatasets(registry::Regis
     }
     out.push_back(std::move(d));
   };
-  const policy::Artifact view = PolicyView(registry, model);
+  const policy::Artifact view = internal::View(registry, model);
   for (const policy::ReleaseGate* gate : policy.GatesFor(view)) {
     for (const policy::DatasetRequirement& need : gate->validation_datasets) {
       const std::string where = " (" + ShownLocation(need.location) + ")";
       const std::string full = need.name.find('/') == std::string::npos
                                    ? model.spec.owner_tenant + "/" + need.name
                                    : need.name;
-      Result<policy::internal::VersionRange> range =
-          policy::internal::VersionRange::Parse(need.version_range);
+      Result<policy::SemVerRange> range = policy::SemVerRange::Parse(need.version_range);
       if (!range.ok()) {
         return InvalidArgument("validation dataset " + need.name + "@" + need.version_range +
                                where + ": " + range.status().message());
@@ -139,8 +139,7 @@ Result<std::vector<ValidationDataset>> ResolveValidationDatasets(registry::Regis
             v.stage == Stage::kRevoked) {
           continue;
         }
-        Result<policy::internal::Version> parsed = policy::internal::ParseVersion(v.spec.version);
-        if (parsed.ok() && range->Matches(*parsed)) {
+        if (range->Matches(v.spec.version)) {
           chosen = std::move(v);
           break;
         }
@@ -478,7 +477,7 @@ void ValidationWorkerPool::Run(JobRecord record, const std::string& worker) {
                     (model->stage == Stage::kErased ? std::string("erased") : "no longer the digest queued"),
                 "");
   }
-  const policy::Artifact model_view = PolicyView(*registry_, *model);
+  const policy::Artifact model_view = internal::View(*registry_, *model);
   const std::string owner = model->spec.owner_tenant;
 
   // Reads happen under the policy, for the model's owner, as any access would.
@@ -515,7 +514,7 @@ void ValidationWorkerPool::Run(JobRecord record, const std::string& worker) {
     return fail(allowed.message(), "", links);
   }
   for (const ValidationDataset& d : *datasets) {
-    if (Status allowed = may_fetch(d.record, PolicyView(*registry_, d.record)); !allowed.ok()) {
+    if (Status allowed = may_fetch(d.record, internal::View(*registry_, d.record)); !allowed.ok()) {
       return fail(allowed.message(), "", links);
     }
   }

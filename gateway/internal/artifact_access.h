@@ -2,8 +2,10 @@
 // artifacts (RegistryService, EvaluationService): visibility first (`artifact.get` with the
 // stored record, its lineage parents filled in; an artifact the caller may not see is NOT_FOUND
 // with exactly the message of one that does not exist), then the call's own action decided on
-// the record. Every decision goes through the call's GuardedCall, so it is audited. Functions of
-// their arguments; thread-safe as the Registry is (the GuardedCall belongs to one handler).
+// the record. Every decision goes through the call's GuardedCall, so it is audited. View, the
+// policy's view of a stored artifact, is also what release checks and the validation workers
+// decide on. Functions of their arguments; thread-safe as the Registry is (the GuardedCall
+// belongs to one handler).
 #pragma once
 
 #include <map>
@@ -29,7 +31,8 @@ Status NotFoundFor(std::string_view name, std::string_view version);
 // inheritance and purpose rules see them. Parents that cannot be read are left as they are.
 void FillLineage(registry::Registry& registry, policy::Artifact& artifact);
 
-// Returns the policy's view of a stored record, lineage filled in.
+// Returns the policy's view of a stored record, lineage filled in (FillLineage). Reads the
+// registry.
 policy::Artifact View(registry::Registry& registry, const registry::ArtifactRecord& record);
 
 // Resolves a reference the caller reads: version empty means the highest RELEASED version the
