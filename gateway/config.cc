@@ -149,17 +149,23 @@ Status ReadValidation(MapReader& root, ServerConfig& config) {
   if (!root.Has("validation")) return OkStatus();
   SOV_ASSIGN_OR_RETURN(MapReader section,
                        MapReader::Create(config.file, root.Get("validation"), "validation"));
-  SOV_ASSIGN_OR_RETURN(auto workers, section.OptionalString("workers"));
-  if (workers.has_value()) {
+  // A whole number from 0 to `most`, when `key` is present.
+  auto whole_number = [&](std::string_view key, int most, int& out) -> Status {
+    SOV_ASSIGN_OR_RETURN(auto text, section.OptionalString(key));
+    if (!text.has_value()) return OkStatus();
     int64_t value = -1;
-    bool ok = !workers->empty() && workers->size() <= 4;
-    for (char c : *workers) ok = ok && c >= '0' && c <= '9';
-    if (ok) value = std::stoll(*workers);
-    if (!ok || value > 256) {
-      return section.ErrorFor("workers", "'" + *workers + "' is not a whole number from 0 to 256");
+    bool ok = !text->empty() && text->size() <= 4;
+    for (char c : *text) ok = ok && c >= '0' && c <= '9';
+    if (ok) value = std::stoll(*text);
+    if (!ok || value > most) {
+      return section.ErrorFor(key, "'" + *text + "' is not a whole number from 0 to " +
+                                       std::to_string(most));
     }
-    config.validation.workers = static_cast<int>(value);
-  }
+    out = static_cast<int>(value);
+    return OkStatus();
+  };
+  SOV_RETURN_IF_ERROR(whole_number("workers", 256, config.validation.workers));
+  SOV_RETURN_IF_ERROR(whole_number("max_attempts", 100, config.validation.max_attempts));
   SOV_ASSIGN_OR_RETURN(auto backend, section.OptionalString("backend"));
   if (backend.has_value()) {
     if (*backend != "auto" && *backend != "cpu" && *backend != "cuda") {
@@ -182,7 +188,8 @@ Status ReadValidation(MapReader& root, ServerConfig& config) {
     }
     config.validation.external_workers = *external == "true";
   }
-  return section.CheckNoUnknownKeys({"workers", "backend", "lease", "external_workers"});
+  return section.CheckNoUnknownKeys(
+      {"workers", "backend", "lease", "external_workers", "max_attempts"});
 }
 
 Status ReadRetention(MapReader& root, ServerConfig& config) {

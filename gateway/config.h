@@ -53,6 +53,9 @@ struct ValidationSettings {
   // `sovd eval-worker` processes share this data directory: the gateway then reads artifact
   // records from the database every time (their stage changes come from another process).
   bool external_workers = false;
+  // max_attempts: a job whose worker stopped reporting on this many attempts is failed and its
+  // model rejected instead of being handed to yet another worker; 0: no limit.
+  int max_attempts = 3;
 };
 
 // The retention sweeper (`retention:` section; every key optional).

@@ -180,6 +180,7 @@ Status GatewayServer::OpenRegistry(const ServerConfig& config,
   options.max_artifact_bytes = config.registry.max_artifact_bytes;
   options.max_chunk_bytes = config.registry.max_chunk_bytes;
   options.upload_ttl = std::chrono::seconds(config.registry.upload_ttl_seconds);
+  options.max_job_attempts = config.validation.max_attempts;
   for (const Tenant& tenant : tenants->tenants()) {
     if (tenant.quota_bytes > 0) options.quota_bytes[tenant.id] = tenant.quota_bytes;
   }

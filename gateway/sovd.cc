@@ -146,6 +146,7 @@ int RunEvalWorker(const EvalWorkerOptions& options, const sigset_t& signals) {
     registry_options.locations.push_back({location.name, location.jurisdiction});
   }
   registry_options.max_artifact_bytes = config->registry.max_artifact_bytes;
+  registry_options.max_job_attempts = config->validation.max_attempts;
   auto registry = std::make_shared<registry::Registry>(
       metadata, std::shared_ptr<registry::BlobStore>(std::move(*blobs)), audit,
       std::move(*master_key), *signing_key, registry_options);

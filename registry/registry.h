@@ -52,6 +52,9 @@ struct RegistryOptions {
   int64_t max_chunk_bytes = int64_t{2} << 20;      // largest Push message chunk
   std::chrono::seconds upload_ttl{24 * 3600};       // idle time before an open upload expires
   std::map<std::string, int64_t> quota_bytes;       // per tenant; absent or 0: unlimited
+  // A validation job whose workers stopped reporting (crashed, killed) on this many attempts
+  // is not claimed again: ClaimJob fails it and rejects its model. 0: no limit.
+  int max_job_attempts = 3;
 };
 
 // Who acts, for the audit entries the registry writes about its own changes.
@@ -191,7 +194,9 @@ class Registry {
   // `backends` ("cpu", "cuda"), or RUNNING with an expired lease (the worker that held it died).
   // It becomes RUNNING with worker, attempt + 1, start_time now, lease_expire_time now + lease,
   // and a VALIDATION entry ("started"). nullopt when there is none. Safe against concurrent claimers in
-  // this and other processes: a lost race retries on the next candidate.
+  // this and other processes: a lost race retries on the next candidate. An expired job that
+  // already had RegistryOptions::max_job_attempts attempts is failed instead (its model
+  // rejected, "abandoned after N attempts") and not claimed.
   Result<std::optional<JobRecord>> ClaimJob(const std::string& worker,
                                             const std::set<std::string>& backends,
                                             std::chrono::seconds lease);
@@ -274,6 +279,9 @@ class Registry {
 
  private:
   friend class internal::UploadWriterImpl;
+
+  // Fails a RUNNING job with an expired lease that has used up its attempts (see ClaimJob).
+  Status AbandonJob(const JobRecord& job);
 
   // The SHA-256 state of a paused upload's durable prefix, kept in memory by the writer that
   // paused it so that a resume in this process need not read the staging object back.

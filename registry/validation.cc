@@ -221,6 +221,13 @@ Result<std::optional<JobRecord>> Registry::ClaimJob(const std::string& worker,
   for (JobRecord& job : jobs) {
     if (!runnable_here(job)) continue;
     if (job.state == JobState::kRunning && job.lease_expire_time >= now) continue;
+    if (job.state == JobState::kRunning && options_.max_job_attempts > 0 &&
+        job.attempt >= options_.max_job_attempts) {
+      // Every worker that took it stopped before finishing: the model may be what kills them,
+      // so it is not handed to yet another one.
+      SOV_RETURN_IF_ERROR(AbandonJob(job));
+      continue;
+    }
 
     JobRecord claimed = job;
     claimed.state = JobState::kRunning;
@@ -252,6 +259,28 @@ Result<std::optional<JobRecord>> Registry::ClaimJob(const std::string& worker,
     return std::optional<JobRecord>(std::move(claimed));
   }
   return std::optional<JobRecord>();
+}
+
+Status Registry::AbandonJob(const JobRecord& job) {
+  JobOutcome outcome;
+  outcome.state = JobState::kFailed;
+  outcome.error = "abandoned after " + std::to_string(job.attempt) +
+                  " attempts: each worker that ran it (the last: " + job.worker +
+                  ") stopped reporting before it finished";
+  outcome.policy_digest = job.policy_digest;
+  if (!job.report_only) {
+    Transition t;
+    t.from = {Stage::kValidating};
+    t.to = Stage::kRejected;
+    t.reason = "validation failed: " + outcome.error;
+    outcome.transition = t;
+  }
+  Actor actor;
+  actor.system_actor = std::string(kValidationActor);
+  Result<JobRecord> done = CompleteJob(job, std::move(outcome), actor, {});
+  // ABORTED: a late heartbeat, a cancel or another claimer changed the job first.
+  if (!done.ok() && done.status().code() != StatusCode::kAborted) return done.status();
+  return OkStatus();
 }
 
 Result<JobRecord> Registry::Heartbeat(const JobRecord& job, double progress, std::string phase,

@@ -166,6 +166,7 @@ TEST(ConfigTest, ValidationAndRetentionDefaultWhenAbsent) {
   EXPECT_EQ(config->validation.backend, "auto");
   EXPECT_EQ(config->validation.lease_seconds, 60);
   EXPECT_FALSE(config->validation.external_workers);
+  EXPECT_EQ(config->validation.max_attempts, 3);
   EXPECT_EQ(config->retention.sweep_interval_ms, 3'600'000);
 }
 
@@ -175,9 +176,11 @@ TEST(ConfigTest, ValidationKeysAreParsed) {
                                                            "  workers: 4\n"
                                                            "  backend: cuda\n"
                                                            "  lease: 2m\n"
-                                                           "  external_workers: true\n"),
+                                                           "  external_workers: true\n"
+                                                           "  max_attempts: 0\n"),
                                                   kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.max_attempts, 0);
   EXPECT_EQ(config->validation.workers, 4);
   EXPECT_EQ(config->validation.backend, "cuda");
   EXPECT_EQ(config->validation.lease_seconds, 120);
@@ -217,6 +220,8 @@ TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
   };
   constexpr Case kCases[] = {
       // A worker count that is negative, too large, fractional or empty.
+      {"validation:\n  max_attempts: 101\n",
+       "18:17: error: validation.max_attempts: '101' is not a whole number from 0 to 100"},
       {"validation:\n  workers: -1\n",
        "18:12: error: validation.workers: '-1' is not a whole number from 0 to 256"},
       {"validation:\n  workers: 257\n",

@@ -351,6 +351,48 @@ TEST_F(ValidationTest, ExpiredLeaseIsTakenOverAndTheFirstWorkerLoses) {
             (std::vector<std::string>{"queued", "started", "started", "finished"}));
 }
 
+TEST_F(ValidationTest, JobWhoseWorkersKeepDyingIsAbandoned) {
+  // With max_job_attempts 2: two workers take the job and stop reporting; the next claimer
+  // does not take it a third time but fails it, rejecting the model with the reason, and
+  // claims nothing. A job in the same state under no limit (0) is taken again.
+  options_.max_job_attempts = 2;
+  registry_ = NewRegistry(options_);
+  ArtifactRecord model = PushModel("1.0.0");
+  JobRecord queued = Queue(model);
+  for (const char* worker : {"host/w1", "host/w2"}) {
+    std::optional<JobRecord> taken = Claim(worker, {"cpu"}, seconds(1));
+    ASSERT_TRUE(taken.has_value()) << worker;
+    std::this_thread::sleep_until(std::chrono::system_clock::now() + seconds(1) +
+                                  std::chrono::milliseconds(200));
+  }
+  EXPECT_FALSE(Claim("host/w3").has_value());
+  auto job = registry_->GetJob(queued.id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, JobState::kFailed);
+  EXPECT_EQ(job->attempt, 2);
+  EXPECT_EQ(job->error,
+            "abandoned after 2 attempts: each worker that ran it (the last: host/w2) stopped "
+            "reporting before it finished");
+  ArtifactRecord rejected = Model("1.0.0");
+  EXPECT_EQ(rejected.stage, Stage::kRejected);
+  EXPECT_EQ(rejected.history.back().reason, "validation failed: " + job->error);
+  EXPECT_EQ(ValidationEvents(queued.id),
+            (std::vector<std::string>{"queued", "started", "started", "finished"}));
+
+  options_.max_job_attempts = 0;
+  registry_ = NewRegistry(options_);
+  JobRecord other = Queue(PushModel("2.0.0"));
+  for (const char* worker : {"host/w1", "host/w2"}) {
+    ASSERT_TRUE(Claim(worker, {"cpu"}, seconds(1)).has_value()) << worker;
+    std::this_thread::sleep_until(std::chrono::system_clock::now() + seconds(1) +
+                                  std::chrono::milliseconds(200));
+  }
+  std::optional<JobRecord> third = Claim("host/w3");
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->id, other.id);
+  EXPECT_EQ(third->attempt, 3);
+}
+
 TEST_F(ValidationTest, ConcurrentClaimersTakeEachJobExactlyOnce) {
   // Eight threads, half of them through a second store and Registry on the same database file
   // (as a separate eval-worker process has), claim until the queue is empty: every job is
