@@ -663,11 +663,24 @@ std::optional<Registry::ResumePoint> Registry::TakeResumePoint(const std::string
   return point;
 }
 
-const RegistryLocation* Registry::FindLocation(const std::string& name) const {
-  for (const RegistryLocation& location : options_.locations) {
-    if (location.name == name) return &location;
+Status Registry::PlaceInLocation(ArtifactSpec& spec) const {
+  const RegistryLocation* location = nullptr;
+  for (const RegistryLocation& l : options_.locations) {
+    if (l.name == spec.storage_location) {
+      location = &l;
+      break;
+    }
   }
-  return nullptr;
+  if (location == nullptr) {
+    return NotFound("unknown storage location '" + spec.storage_location + "'");
+  }
+  if (spec.storage_jurisdiction.empty()) {
+    spec.storage_jurisdiction = location->jurisdiction;
+  } else if (spec.storage_jurisdiction != location->jurisdiction) {
+    return InvalidArgument("storage location '" + location->name + "' is in " +
+                           location->jurisdiction + ", not " + spec.storage_jurisdiction);
+  }
+  return OkStatus();
 }
 
 void Registry::SignManifest(ArtifactRecord& artifact) const {
@@ -794,16 +807,7 @@ Result<UploadRecord> Registry::CreateUpload(ArtifactSpec spec,
   if (!expected_digest.empty()) {
     SOV_RETURN_IF_ERROR(crypto::Digest::Parse(expected_digest).status());
   }
-  const RegistryLocation* location = FindLocation(spec.storage_location);
-  if (location == nullptr) {
-    return NotFound("unknown storage location '" + spec.storage_location + "'");
-  }
-  if (spec.storage_jurisdiction.empty()) {
-    spec.storage_jurisdiction = location->jurisdiction;
-  } else if (spec.storage_jurisdiction != location->jurisdiction) {
-    return InvalidArgument("storage location '" + location->name + "' is in " +
-                           location->jurisdiction + ", not " + spec.storage_jurisdiction);
-  }
+  SOV_RETURN_IF_ERROR(PlaceInLocation(spec));
 
   // An identical open upload is a retry: hand it back. Checked again below if a concurrent
   // identical CreateUpload wins the race for the version.

@@ -292,7 +292,9 @@ class Registry {
   };
 
   crypto::SecretKey TenantKey(const std::string& tenant_id) const;
-  const RegistryLocation* FindLocation(const std::string& name) const;
+  // NOT_FOUND unless spec.storage_location is configured; fills spec.storage_jurisdiction from
+  // it, or INVALID_ARGUMENT when the spec names another jurisdiction.
+  Status PlaceInLocation(ArtifactSpec& spec) const;
   void ReleaseWriter(const std::string& upload_id);
   void SaveResumePoint(const std::string& upload_id, int64_t offset, int64_t revision,
                        crypto::Sha256 hash);

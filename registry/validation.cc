@@ -324,16 +324,7 @@ Result<Registry::PreparedArtifact> Registry::PrepareGeneratedArtifact(ArtifactSp
                            " bytes exceeds the limit of " +
                            std::to_string(options_.max_artifact_bytes) + " bytes per artifact");
   }
-  const RegistryLocation* location = FindLocation(spec.storage_location);
-  if (location == nullptr) {
-    return NotFound("unknown storage location '" + spec.storage_location + "'");
-  }
-  if (spec.storage_jurisdiction.empty()) {
-    spec.storage_jurisdiction = location->jurisdiction;
-  } else if (spec.storage_jurisdiction != location->jurisdiction) {
-    return InvalidArgument("storage location '" + location->name + "' is in " +
-                           location->jurisdiction + ", not " + spec.storage_jurisdiction);
-  }
+  SOV_RETURN_IF_ERROR(PlaceInLocation(spec));
 
   PreparedArtifact prepared;
   ArtifactRecord& artifact = prepared.record;
