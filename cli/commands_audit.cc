@@ -205,10 +205,7 @@ int RunExport(const CommandLine& cli, const ExportOptions& opts) {
   const std::string part = opts.out + ".part";
   std::ofstream file;
   if (!to_stdout) {
-    file.open(part, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      return ReportLocalError(*cli.err, "cannot create " + part + ": " + std::strerror(errno));
-    }
+    if (Status st = OpenPartFile(file, part); !st.ok()) return ReportLocalError(*cli.err, st);
   }
   std::ostream& sink = to_stdout ? *cli.out : file;
 

@@ -4,9 +4,7 @@
 // a comma, quote or line break quoted, quotes doubled); lists inside a field are joined with ';'.
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -286,10 +284,7 @@ int RunRecordsExport(const CommandLine& cli, const RecordsOptions& opts) {
   const std::string part = opts.out + ".part";
   std::ofstream file;
   if (!to_stdout) {
-    file.open(part, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      return ReportLocalError(*cli.err, "cannot create " + part + ": " + std::strerror(errno));
-    }
+    if (Status st = OpenPartFile(file, part); !st.ok()) return ReportLocalError(*cli.err, st);
   }
   std::ostream& sink = to_stdout ? *cli.out : file;
 

@@ -27,6 +27,12 @@ Status ErrnoStatus(std::string message, int err) {
 
 }  // namespace
 
+Status OpenPartFile(std::ofstream& file, const std::string& part) {
+  file.open(part, std::ios::binary | std::ios::trunc);
+  if (!file) return ErrnoStatus("cannot create " + part, errno);
+  return OkStatus();
+}
+
 Status CommitPartFile(std::ofstream& file, const std::string& part, const std::string& target) {
   file.flush();
   file.close();

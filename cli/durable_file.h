@@ -1,6 +1,6 @@
-// The last step of writing an output file crash-safely: the commands that stream a file of
+// Writing an output file crash-safely: the commands that stream a file of
 // unknown length (`sovctl audit export -o FILE`, `sovctl records export -o FILE`) write it to
-// FILE.part, and once the stream has ended OK hand the stream here to make FILE.part durable and
+// FILE.part (OpenPartFile), and once the stream has ended OK hand the stream here to make FILE.part durable and
 // rename it onto FILE, so that FILE is always the old file or a whole new one. Thread-safe: it
 // touches only the paths it is given.
 #pragma once
@@ -11,6 +11,9 @@
 #include "common/status.h"
 
 namespace sov::cli {
+
+// Opens `part` (FILE.part) for writing, truncated; "cannot create PART: ..." when it cannot.
+Status OpenPartFile(std::ofstream& file, const std::string& part);
 
 // Flushes and closes `file` (open on `part`), fsyncs `part`, renames it onto `target` and fsyncs
 // the target's directory. On a failure before the rename, `part` is deleted and the Status says

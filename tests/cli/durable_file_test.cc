@@ -1,4 +1,5 @@
-// Shows CommitPartFile putting FILE.part in place of FILE, and that a failure leaves no FILE.part.
+// Shows OpenPartFile creating FILE.part and CommitPartFile putting it in place of FILE, and that
+// a failure leaves no FILE.part.
 #include "cli/durable_file.h"
 
 #include <filesystem>
@@ -29,6 +30,26 @@ class CommitPartFileTest : public ::testing::Test {
   const std::string part_ = target_ + ".part";
   std::ofstream file_;
 };
+
+// FILE.part is created empty (truncating a leftover one); a directory that does not exist is
+// "cannot create PART: ...".
+TEST(OpenPartFileTest, CreatesOrTruncatesAndNamesTheFileOnFailure) {
+  TempDir dir;
+  const std::string part = dir.Join("records.csv.part");
+  WriteTestFile(part, "left over from a crash\n");
+  std::ofstream file;
+  Status st = OpenPartFile(file, part);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  file << "fresh\n";
+  file.close();
+  EXPECT_EQ(ReadTestFile(part), "fresh\n");
+
+  const std::string missing = dir.Join("missing/records.csv.part");
+  std::ofstream other;
+  st = OpenPartFile(other, missing);
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_EQ(st.message(), "cannot create " + missing + ": No such file or directory");
+}
 
 // A commit replaces the old FILE with the whole of what was written, and FILE.part is gone.
 TEST_F(CommitPartFileTest, ReplacesTheTargetAndRemovesThePart) {
