@@ -1,7 +1,8 @@
 // gpu_eval_crosscheck: runs the CUDA backend beside the CPU backend (the reference) on generated
-// models and datasets, from a 20-32-5 model to 784-2048-2048-10 on 100k rows, in F32, F16 and
-// BF16 weights, exact and fast precision, clean and with input noise (the F16 and BF16
-// 784-2048-2048-10 cases clean only, to save CPU reference time), and prints one line per run.
+// models and datasets, from a 20-32-5 model to 784-2048-2048-10 on 100k rows (2 to 100 classes,
+// up to 25 groups), in F32, F16 and BF16 weights, exact and fast precision, clean and with input
+// noise (the F16 and BF16 784-2048-2048-10 cases clean only, to save CPU reference time), and
+// prints one line per run.
 // Exit status: 0 when every run agrees within the tolerances of backend_comparison.h, 1 on any
 // disagreement or error, 2 when there is no usable CUDA device (the reason is printed).
 //
@@ -59,6 +60,17 @@ std::vector<Case> Cases() {
   cases.push_back({{{10, 100}, DType::kF16, Activation::kRelu, 5},
                    {.rows = 8000, .cols = 10, .classes = 100, .seed = 6},
                    3000});
+  // Both sides of the CUDA head's limits (kernels.h): 32 classes is the widest head run one row
+  // per thread (3 groups: 3,072 confusion cells, counted in global memory), 33 the narrowest run
+  // one warp per row; 10 classes in 25 groups (2,500 cells) also count in global memory.
+  cases.push_back({{{16, 32}, DType::kF32, Activation::kRelu, 7},
+                   {.rows = 6000, .cols = 16, .classes = 32, .groups = 3, .seed = 8},
+                   2000});
+  cases.push_back({{{16, 33}, DType::kBF16, Activation::kRelu, 9},
+                   {.rows = 6000, .cols = 16, .classes = 33, .groups = 2, .seed = 10}});
+  cases.push_back({{{64, 64, 10}, DType::kF32, Activation::kTanh, 11},
+                   {.rows = 20000, .cols = 64, .classes = 10, .groups = 25, .seed = 12},
+                   4096});
   const Activation big_activations[] = {Activation::kRelu, Activation::kGelu, Activation::kRelu};
   const DType big_dtypes[] = {DType::kF32, DType::kF16, DType::kBF16};
   for (int i = 0; i < 3; ++i) {

@@ -11,8 +11,11 @@
 #   1. nvidia-smi, tool versions, the Python that has torch;
 #   2. configure (-DSOV_GPU_EVAL_ONLY=ON, no tests), build gpu_eval_crosscheck and gpu_eval_bench;
 #   3. gpu_eval_crosscheck: the CUDA backend against the CPU backend (its exit code is recorded);
+#      then again, --quick, with SOV_GPU_EVAL_AUTOTUNE=1 (cuBLASLt algorithms chosen by timing);
 #   4. gpu_eval_bench on CUDA beside torch on the same GPU: fast/exact x f32/bf16 at batches
 #      1, 32, 1024, 65536 and the full pass over 2^20 rows, with the cuBLAS peak of the same run;
+#      the fast ones first, each followed by the same run with SOV_GPU_EVAL_AUTOTUNE=1 (no torch),
+#      which says whether timing cuBLASLt's candidates should become the default;
 #   5. gpu_eval_bench on the CPU backend (its built-in sgemm there) beside torch, briefly.
 # Everything goes to $OUT: log.txt (all output), one log per step, bench-*.json, summary.txt.
 # SOV_DEVICE_BUILD_DIR (default build/gpu) and SOV_BENCH_WORK_DIR (the generated model and data,
@@ -96,18 +99,24 @@ CROSSCHECK=$BUILD_DIR/bench/gpu-eval/gpu_eval_crosscheck
 BENCH=$BUILD_DIR/bench/gpu-eval/gpu_eval_bench
 if [[ -x $CROSSCHECK ]]; then
   step crosscheck 120 "$CROSSCHECK"
+  step crosscheck-autotune 60 env SOV_GPU_EVAL_AUTOTUNE=1 "$CROSSCHECK" --quick
 else
   note "no $CROSSCHECK: the build failed"
   echo "crosscheck not built" >> "$SUMMARY"
 fi
 
 if [[ -x $BENCH ]]; then
-  # The headline first (fast F32 = TF32), so that a short session still gets it.
-  for config in "fast f32" "exact f32" "fast bf16" "exact bf16"; do
+  # The fast modes first (the 70%-of-peak target), so that a short session still gets them.
+  for config in "fast bf16" "fast f32" "exact f32" "exact bf16"; do
     read -r precision dtype <<< "$config"
     step "bench-cuda-$precision-$dtype" 100 "$BENCH" --backend cuda --precision "$precision" \
       --dtype "$dtype" --seconds 1 --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" \
       --peer-timeout 60 --out "$OUT/bench-cuda-$precision-$dtype.json"
+    if [[ $precision == fast ]]; then
+      step "bench-cuda-$precision-$dtype-autotune" 60 env SOV_GPU_EVAL_AUTOTUNE=1 "$BENCH" \
+        --backend cuda --precision "$precision" --dtype "$dtype" --seconds 1 --threads 16 \
+        --work-dir "$WORK_DIR" --no-peer --out "$OUT/bench-cuda-$precision-$dtype-autotune.json"
+    fi
   done
   # The CPU backend without OpenBLAS (its built-in sgemm) beside torch on the same 16 cores.
   step bench-cpu 60 "$BENCH" --backend cpu --rows 16384 --batch 1 --batch 1024 --seconds 0.5 \

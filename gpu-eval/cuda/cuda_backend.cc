@@ -8,7 +8,8 @@
 // identical results run to run on the same GPU), kernels without floating-point atomics, and the
 // log-loss summed from fixed per-block partials in a fixed order. The hidden layers with a ReLU or
 // identity activation run as one cuBLASLt matmul with a bias(+ReLU) epilogue; its algorithm is
-// chosen once per (layer, rows, input alignment) and cached, so that repeated runs reuse it.
+// chosen once per (layer, rows, input alignment) and cached, so that repeated runs reuse it (with
+// SOV_GPU_EVAL_AUTOTUNE=1 in fast precision, chosen by timing cuBLASLt's first suggestions).
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -16,11 +17,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -335,7 +338,20 @@ struct FusedPlan {
   LtMatmulDescPtr desc;
   LtLayoutPtr a, b, d;  // d is also C (beta = 0)
   cublasLtMatmulAlgo_t algo{};
+  uint32_t align_x = 256;  // the input alignment the plan was made for
+  bool tuned = false;      // autotune_: the candidates were timed and the fastest kept
 };
+
+// SOV_GPU_EVAL_AUTOTUNE=1 in the environment: in fast precision, a fused plan's algorithm is the
+// fastest of cuBLASLt's first kAutotuneCandidates suggestions, timed on the first batch that uses
+// it, instead of the first suggestion. Off by default until it is measured on a GPU
+// (docs/performance.md). Exact precision never tunes: its results stay the same from one process
+// to the next, where timing could pick another algorithm (with other rounding) in each.
+constexpr int kAutotuneCandidates = 8;
+bool AutotuneRequested() {
+  const char* value = std::getenv("SOV_GPU_EVAL_AUTOTUNE");
+  return value != nullptr && std::string_view(value) == "1";
+}
 
 struct LayerOnDevice {
   int64_t in = 0;
@@ -407,7 +423,9 @@ struct Workspace {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const BackendOptions& options, DeviceInfo device)
-      : precision_(options.precision), device_(std::move(device)) {}
+      : precision_(options.precision),
+        device_(std::move(device)),
+        autotune_(precision_ == Precision::kFast && AutotuneRequested()) {}
 
   ~CudaBackend() override {
     // The members' destructors free device memory of this device; make it current for them.
@@ -456,6 +474,9 @@ class CudaBackend final : public Backend {
                            FusedPlan& plan);
   Status BuildFusedPlan(LayerOnDevice& layer, int64_t rows, uint32_t align_x, int first_variant,
                         FusedPlan& plan);
+  Result<std::vector<cublasLtMatmulAlgo_t>> Suggestions(const FusedPlan& plan, uint32_t align_x,
+                                                        int count);
+  Status TunePlan(LayerOnDevice& layer, FusedPlan& plan, const void* x, void* y);
   Result<bool> FusedGemm(LayerOnDevice& layer, const void* x, void* y, int64_t rows);
   Status EnsureFeatures16();
   Status Forward(const float* x, const uint16_t* x16, int64_t first_row, int64_t rows,
@@ -466,6 +487,7 @@ class CudaBackend final : public Backend {
 
   const Precision precision_;
   const DeviceInfo device_;
+  const bool autotune_;  // time cuBLASLt's candidates for each fused plan (AutotuneRequested)
   // Declared first so that it outlives every DeviceMemory member that decrements it.
   uint64_t held_ = 0;
   StreamPtr compute_;  // uploads, kernels and GEMMs, in order
@@ -548,7 +570,8 @@ std::string CudaBackend::description() const {
     }
   }
   if (any_fusible) {
-    const std::string epilogue = any_relu ? "fused bias+relu epilogue" : "fused bias epilogue";
+    std::string epilogue = any_relu ? "fused bias+relu epilogue" : "fused bias epilogue";
+    if (autotune_) epilogue += " (algorithms timed at first use)";
     if (plans == 0) {
       text += ", " + epilogue + " (cuBLASLt, chosen at the first run)";
     } else if (fused == plans) {
@@ -956,6 +979,24 @@ Status CudaBackend::BuildFusedVariant(LayerOnDevice& layer, int64_t rows, uint32
   SOV_ASSIGN_OR_RETURN(plan.b, NewLtLayout(type, layer.in, rows, layer.in));
   SOV_ASSIGN_OR_RETURN(plan.d, NewLtLayout(type, layer.out, rows, layer.out));
 
+  SOV_ASSIGN_OR_RETURN(const std::vector<cublasLtMatmulAlgo_t> algos,
+                       Suggestions(plan, align_x, 1));
+  if (algos.empty()) {
+    return FailedPrecondition("cublasLtMatmulAlgoGetHeuristic returned no algorithm for [" +
+                              std::to_string(layer.out) + " x " + std::to_string(layer.in) +
+                              "] x " + std::to_string(rows) + " rows");
+  }
+  plan.algo = algos.front();
+  plan.variant = variant;
+  plan.align_x = align_x;
+  plan.fused = true;
+  return OkStatus();
+}
+
+// cuBLASLt's suggestions for the plan's matmul, best first, at most `count`: those whose state is
+// success (cuBLASLt checked that they take these shapes, the workspace and align_x).
+Result<std::vector<cublasLtMatmulAlgo_t>> CudaBackend::Suggestions(const FusedPlan& plan,
+                                                                   uint32_t align_x, int count) {
   cublasLtMatmulPreference_t raw_preference = nullptr;
   SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&raw_preference));
   const LtPreferencePtr preference(raw_preference);
@@ -968,23 +1009,59 @@ Status CudaBackend::BuildFusedVariant(LayerOnDevice& layer, int64_t rows, uint32
   SOV_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(
       raw_preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_x, sizeof(align_x)));
 
-  cublasLtMatmulHeuristicResult_t result{};
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(count));
   int returned = 0;
-  const cublasStatus_t status =
-      cublasLtMatmulAlgoGetHeuristic(cublas_lt_.get(), desc, plan.a.get(), plan.b.get(),
-                                     plan.d.get(), plan.d.get(), raw_preference, 1, &result,
-                                     &returned);
+  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
+      cublas_lt_.get(), plan.desc.get(), plan.a.get(), plan.b.get(), plan.d.get(), plan.d.get(),
+      raw_preference, count, results.data(), &returned);
   if (status != CUBLAS_STATUS_SUCCESS) {
     return CublasError(status, "cublasLtMatmulAlgoGetHeuristic");
   }
-  if (returned < 1 || result.state != CUBLAS_STATUS_SUCCESS) {
-    return FailedPrecondition("cublasLtMatmulAlgoGetHeuristic returned no algorithm for [" +
-                              std::to_string(layer.out) + " x " + std::to_string(layer.in) +
-                              "] x " + std::to_string(rows) + " rows");
+  std::vector<cublasLtMatmulAlgo_t> algos;
+  for (int i = 0; i < returned && i < count; ++i) {
+    if (results[static_cast<size_t>(i)].state == CUBLAS_STATUS_SUCCESS) {
+      algos.push_back(results[static_cast<size_t>(i)].algo);
+    }
   }
-  plan.algo = result.algo;
-  plan.variant = variant;
-  plan.fused = true;
+  return algos;
+}
+
+// Times each of cuBLASLt's first kAutotuneCandidates suggestions for the plan on this batch (x and
+// y are the batch's real buffers: y is overwritten afterwards by the caller's own matmul) and keeps
+// the fastest: one warm-up launch, then the mean of three between two events. A candidate that
+// cuBLASLt refuses at launch is skipped; the first suggestion stays when nothing beats it.
+Status CudaBackend::TunePlan(LayerOnDevice& layer, FusedPlan& plan, const void* x, void* y) {
+  plan.tuned = true;
+  SOV_ASSIGN_OR_RETURN(const std::vector<cublasLtMatmulAlgo_t> algos,
+                       Suggestions(plan, plan.align_x, kAutotuneCandidates));
+  if (algos.size() < 2) return OkStatus();
+  SOV_ASSIGN_OR_RETURN(EventPtr start, NewEvent(true));
+  SOV_ASSIGN_OR_RETURN(EventPtr stop, NewEvent(true));
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  const void* w = Bf16Path() ? layer.weight16.as<void>() : layer.weight32.as<void>();
+  auto launch = [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(cublas_lt_.get(), plan.desc.get(), &alpha, w, plan.a.get(), x,
+                          plan.b.get(), &beta, y, plan.d.get(), y, plan.d.get(), &algo,
+                          cublas_workspace_.as<void>(), cublas_workspace_.bytes(),
+                          compute_.get());
+  };
+  constexpr int kRepeats = 3;
+  float best_ms = std::numeric_limits<float>::infinity();
+  for (const cublasLtMatmulAlgo_t& algo : algos) {
+    if (launch(algo) != CUBLAS_STATUS_SUCCESS) continue;
+    SOV_CUDA_RETURN_IF_ERROR(cudaEventRecord(start.get(), compute_.get()));
+    bool launched = true;
+    for (int i = 0; i < kRepeats && launched; ++i) launched = launch(algo) == CUBLAS_STATUS_SUCCESS;
+    SOV_CUDA_RETURN_IF_ERROR(cudaEventRecord(stop.get(), compute_.get()));
+    SOV_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(stop.get()));
+    float ms = 0.0f;
+    SOV_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+    if (launched && ms < best_ms) {
+      best_ms = ms;
+      plan.algo = algo;
+    }
+  }
   return OkStatus();
 }
 
@@ -1009,6 +1086,7 @@ Result<bool> CudaBackend::FusedGemm(LayerOnDevice& layer, const void* x, void* y
   auto [it, inserted] = layer.plans.try_emplace(std::make_pair(rows, align_x));
   FusedPlan& plan = it->second;
   if (inserted) SOV_RETURN_IF_ERROR(BuildFusedPlan(layer, rows, align_x, 0, plan));
+  if (plan.fused && !plan.tuned && autotune_) SOV_RETURN_IF_ERROR(TunePlan(layer, plan, x, y));
   const float alpha = 1.0f;
   const float beta = 0.0f;
   const void* w = Bf16Path() ? layer.weight16.as<void>() : layer.weight32.as<void>();
@@ -1197,6 +1275,7 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
     head.labels = dataset_.labels.as<int32_t>() + first;
     head.groups =
         dataset_.group_of_row.bytes() > 0 ? dataset_.group_of_row.as<int32_t>() + first : nullptr;
+    head.group_count = dataset_.groups;
     head.confusion = confusion;
     head.non_finite_rows = confusion + confusion_size;
     head.loss_partials = partials.as<double>() + partial_offset;

@@ -160,6 +160,35 @@ __device__ __forceinline__ TopTwo WarpTopTwo(TopTwo t) {
   return lane0;
 }
 
+// The log-loss term of a row whose label's logit (bias included) is z_label: -log(clip(p, 1e-15,
+// 1 - 1e-15)) with p = exp(z_label - row_max) / sum, in double; -log(1e-15) for a non-finite row.
+__device__ __forceinline__ double RowLoss(float z_label, float row_max, float sum,
+                                          bool non_finite) {
+  constexpr double kClip = 1e-15;
+  double p_true = kClip;
+  if (!non_finite) {
+    p_true = static_cast<double>(expf(z_label - row_max) / sum);
+    p_true = fmin(fmax(p_true, kClip), 1.0 - kClip);
+  }
+  return -log(p_true);
+}
+
+// p[prediction] minus the largest other p, where p[prediction] = exp(0) / sum = 1 / sum, exactly as
+// the CPU computes it; 0 for a non-finite row.
+__device__ __forceinline__ float RowMargin(const TopTwo& top, float row_max, float sum,
+                                           bool non_finite) {
+  return non_finite ? 0.0f : 1.0f / sum - expf(top.second - row_max) / sum;
+}
+
+// The index of row r's cell in the confusion counts [group][label][predicted], or -1 when its
+// label or group is out of range (LoadDataset has checked both: never count out of bounds).
+__device__ __forceinline__ int64_t ConfusionCell(const HeadArgs& a, int64_t r, int predicted) {
+  const int32_t label = a.labels[r];
+  const int64_t group = a.groups != nullptr ? a.groups[r] : 0;
+  if (label < 0 || label >= a.classes || group < 0 || group >= a.group_count) return -1;
+  return (group * a.classes + label) * a.classes + predicted;
+}
+
 // One warp per row, 32 rows per warp, 8 warps per block (blockDim.x must be kThreads). Rows are
 // warp-uniform, so every shuffle has all 32 lanes.
 //
@@ -176,7 +205,6 @@ __global__ void __launch_bounds__(kThreads) SoftmaxHeadKernel(HeadArgs a) {
   const int classes = static_cast<int>(a.classes);
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kHeadRowsPerBlock +
                         static_cast<int64_t>(warp) * kHeadRowsPerWarp;
-  constexpr double kClip = 1e-15;
   double loss = 0.0;  // this warp's rows, in row order (meaningful in lane 0)
 
   for (int j = 0; j < kHeadRowsPerWarp; ++j) {
@@ -208,23 +236,13 @@ __global__ void __launch_bounds__(kThreads) SoftmaxHeadKernel(HeadArgs a) {
 
     if (lane == 0) {
       a.predictions[r] = predicted;
-      // p[prediction] = exp(0) / sum = 1 / sum, exactly as the CPU computes it.
-      a.margins[r] = non_finite ? 0.0f : 1.0f / sum - expf(top.second - row_max) / sum;
+      a.margins[r] = RowMargin(top, row_max, sum, non_finite);
       if (a.non_finite_rows != nullptr && non_finite) atomicAdd(a.non_finite_rows, 1ull);
-      if (a.labels != nullptr) {
+      const int64_t cell = a.labels != nullptr ? ConfusionCell(a, r, predicted) : -1;
+      if (cell >= 0) {
+        if (a.confusion != nullptr) atomicAdd(&a.confusion[cell], 1ull);
         const int label = a.labels[r];
-        const int64_t group = a.groups != nullptr ? a.groups[r] : 0;
-        if (label >= 0 && label < classes) {  // LoadDataset checked; never write out of bounds
-          if (a.confusion != nullptr) {
-            atomicAdd(&a.confusion[(group * a.classes + label) * a.classes + predicted], 1ull);
-          }
-          double p_true = kClip;
-          if (!non_finite) {
-            p_true = static_cast<double>(expf((z[label] + a.bias[label]) - row_max) / sum);
-            p_true = fmin(fmax(p_true, kClip), 1.0 - kClip);
-          }
-          loss += -log(p_true);
-        }
+        loss += RowLoss(z[label] + a.bias[label], row_max, sum, non_finite);
       }
     }
   }
@@ -238,6 +256,88 @@ __global__ void __launch_bounds__(kThreads) SoftmaxHeadKernel(HeadArgs a) {
     a.loss_partials[blockIdx.x] = block_loss;
   }
 }
+
+// One thread per row, kHeadRowsPerBlock (= kThreads) rows per block, for heads of at most
+// kRowPerThreadMaxClasses classes, with the same semantics and outputs as SoftmaxHeadKernel. A
+// warp per row would leave most lanes idle on a narrow head and work through its 32 rows one after
+// the other; here every thread has its own row and the block reads its logits once, coalesced.
+//
+// Dynamic shared memory: the block's logits plus bias, [kThreads][classes] floats (overwritten by
+// the probabilities when they are asked for, then written out coalesced), followed by
+// `shared_counts` 32-bit confusion counters (0: the counters are incremented in global memory
+// directly). Counting in shared memory first matters: on a model that is mostly right, every row
+// of a batch increments one of a few diagonal cells, and tens of thousands of global atomics on
+// the same few addresses queue up behind each other in one L2 slice. At most kThreads rows count
+// into a block's counters, so 32 bits never overflow; the global totals are integers, so the
+// order of the additions never changes them.
+__global__ void __launch_bounds__(kThreads) RowPerThreadHeadKernel(HeadArgs a, int shared_counts) {
+  extern __shared__ float head_shared[];
+  __shared__ double row_loss[kThreads];
+  const int classes = static_cast<int>(a.classes);
+  const int t = static_cast<int>(threadIdx.x);
+  const int64_t block_first = static_cast<int64_t>(blockIdx.x) * kHeadRowsPerBlock;
+  const int block_rows = static_cast<int>(
+      a.rows - block_first < kHeadRowsPerBlock ? a.rows - block_first : kHeadRowsPerBlock);
+  float* tile = head_shared;
+  unsigned* counts = reinterpret_cast<unsigned*>(head_shared + kThreads * classes);
+
+  for (int i = t; i < shared_counts; i += kThreads) counts[i] = 0u;
+  const float* logits = a.logits + block_first * a.classes;
+  const int tile_size = block_rows * classes;
+  for (int i = t; i < tile_size; i += kThreads) tile[i] = logits[i] + a.bias[i % classes];
+  __syncthreads();
+
+  double loss = 0.0;
+  if (t < block_rows) {
+    const int64_t r = block_first + t;
+    float* z = tile + t * classes;
+    TopTwo top{-INFINITY, -INFINITY, kNoClass};
+    bool non_finite = false;
+    for (int c = 0; c < classes; ++c) {
+      non_finite |= !isfinite(z[c]);
+      Offer(top, z[c], c);
+    }
+    const int predicted = top.index == kNoClass ? 0 : top.index;
+    const float row_max = top.index == kNoClass ? NAN : top.best;
+    float sum = 0.0f;
+    for (int c = 0; c < classes; ++c) sum += expf(z[c] - row_max);
+
+    a.predictions[r] = predicted;
+    a.margins[r] = RowMargin(top, row_max, sum, non_finite);
+    if (a.non_finite_rows != nullptr && non_finite) atomicAdd(a.non_finite_rows, 1ull);
+    const int64_t cell = a.labels != nullptr ? ConfusionCell(a, r, predicted) : -1;
+    if (cell >= 0) {
+      if (shared_counts > 0) {
+        atomicAdd(&counts[cell], 1u);
+      } else if (a.confusion != nullptr) {
+        atomicAdd(&a.confusion[cell], 1ull);
+      }
+      loss = RowLoss(z[a.labels[r]], row_max, sum, non_finite);
+    }
+    if (a.probabilities != nullptr) {
+      for (int c = 0; c < classes; ++c) z[c] = expf(z[c] - row_max) / sum;
+    }
+  }
+  row_loss[t] = loss;
+  __syncthreads();  // the probabilities, counters and losses of every row are in shared memory
+
+  if (a.probabilities != nullptr) {
+    float* out = a.probabilities + block_first * a.classes;
+    for (int i = t; i < tile_size; i += kThreads) out[i] = tile[i];
+  }
+  for (int i = t; i < shared_counts; i += kThreads) {
+    if (counts[i] != 0u) atomicAdd(&a.confusion[i], static_cast<unsigned long long>(counts[i]));
+  }
+  if (a.loss_partials == nullptr) return;  // uniform over the block: no thread skips a barrier
+  // A fixed tree over the block's rows (rows past the end add +0.0, which changes nothing).
+  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
+    if (t < stride) row_loss[t] += row_loss[t + stride];
+    __syncthreads();
+  }
+  if (t == 0) a.loss_partials[blockIdx.x] = row_loss[0];
+}
+
+static_assert(kHeadRowsPerBlock == kThreads, "the row-per-thread head gives each thread one row");
 
 }  // namespace
 
@@ -293,7 +393,22 @@ cudaError_t LaunchSoftmaxHead(const HeadArgs& args, cudaStream_t stream) {
   }
   const int64_t blocks = HeadBlocks(args.rows);
   if (blocks > INT_MAX) return cudaErrorInvalidValue;
-  SoftmaxHeadKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(args);
+  if (args.labels != nullptr && args.group_count < 1) return cudaErrorInvalidValue;
+  if (args.classes > kRowPerThreadMaxClasses) {
+    SoftmaxHeadKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(args);
+    return cudaGetLastError();
+  }
+  const int64_t cells = args.group_count * args.classes * args.classes;
+  const int shared_counts =
+      args.labels != nullptr && args.confusion != nullptr && cells <= kSharedConfusionMaxCounts
+          ? static_cast<int>(cells)
+          : 0;
+  // At most 32 KiB of logits and 8 KiB of counters: within the 48 KiB every device allows.
+  const size_t shared_bytes = static_cast<size_t>(kThreads) * static_cast<size_t>(args.classes) *
+                                  sizeof(float) +
+                              static_cast<size_t>(shared_counts) * sizeof(unsigned);
+  RowPerThreadHeadKernel<<<static_cast<unsigned>(blocks), kThreads, shared_bytes, stream>>>(
+      args, shared_counts);
   return cudaGetLastError();
 }
 

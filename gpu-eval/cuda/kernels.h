@@ -52,6 +52,7 @@ struct HeadArgs {
   // Metrics (all null in timing passes). labels and groups are already offset to the batch.
   const int32_t* labels = nullptr;          // [rows] in 0..classes-1
   const int32_t* groups = nullptr;          // [rows] in 0..G-1, or null: everything in group 0
+  int64_t group_count = 1;                  // G (1 when groups is null)
   unsigned long long* confusion = nullptr;  // [G][classes][classes], atomically incremented
   unsigned long long* non_finite_rows = nullptr;  // incremented once per row with a NaN/Inf logit
   // One partial sum of -log(clip(p[label], 1e-15, 1 - 1e-15)) (-log(1e-15) for a non-finite row)
@@ -63,6 +64,12 @@ struct HeadArgs {
 // Rows that one block of the head kernel handles, and the blocks (= loss partials) for `rows`.
 int64_t HeadRowsPerBlock();
 int64_t HeadBlocks(int64_t rows);
+
+// Up to kRowPerThreadMaxClasses classes the head runs one thread per row over a block's logits
+// staged in shared memory, and counts the confusion matrix in shared memory first when it has at
+// most kSharedConfusionMaxCounts cells; wider heads run one warp per row with global counters.
+inline constexpr int64_t kRowPerThreadMaxClasses = 32;
+inline constexpr int64_t kSharedConfusionMaxCounts = 2048;
 
 cudaError_t LaunchSoftmaxHead(const HeadArgs& args, cudaStream_t stream);
 
