@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/durable_file.h"
 #include "cli/gateway_connection.h"
+#include "cli/listing.h"
 #include "cli/proto_interop.h"
 #include "cli/registry_calls.h"
 #include "cli/registry_key.h"
@@ -166,20 +167,8 @@ int RunQuery(const CommandLine& cli, const QueryOptions& opts) {
     request.set_page_token(response.next_page_token());
   }
 
-  if (cli.output == OutputFormat::kJson) {
-    ordered_json list = ordered_json::array();
-    for (const v1::AuditEntry& entry : entries) list.push_back(ProtoToJson(entry));
-    WriteJson(*cli.out, {{"entries", std::move(list)}});
-    return kExitOk;
-  }
-  if (entries.empty()) {
-    *cli.err << "sovctl: no audit entries match\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::AuditEntry& entry : entries) rows.push_back(AuditTableRow(entry));
-  *cli.out << FormatTable(AuditTableHeader(), rows);
-  return kExitOk;
+  return PrintListing(cli, "entries", entries, "no audit entries match", AuditTableHeader(),
+                      AuditTableRow);
 }
 
 // ---- export ----

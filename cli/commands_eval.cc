@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/evaluation_output.h"
 #include "cli/gateway_connection.h"
+#include "cli/listing.h"
 #include "cli/progress.h"
 #include "cli/proto_interop.h"
 #include "cli/registry_calls.h"
@@ -299,20 +300,8 @@ int RunJobs(const CommandLine& cli, const JobsOptions& opts) {
     if (response.next_page_token().empty()) break;
     request.set_page_token(response.next_page_token());
   }
-  if (cli.output == OutputFormat::kJson) {
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const v1::ValidationJob& job : jobs) list.push_back(ProtoToJson(job));
-    WriteJson(*cli.out, {{"jobs", std::move(list)}});
-    return kExitOk;
-  }
-  if (jobs.empty()) {
-    *cli.err << "sovctl: no validation jobs found\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::ValidationJob& job : jobs) rows.push_back(JobTableRow(job));
-  *cli.out << FormatTable(JobTableHeader(), rows);
-  return kExitOk;
+  return PrintListing(cli, "jobs", jobs, "no validation jobs found", JobTableHeader(),
+                      JobTableRow);
 }
 
 // ---- eval report ----

@@ -15,6 +15,7 @@
 #include "cli/artifact_ref.h"
 #include "cli/commands.h"
 #include "cli/gateway_connection.h"
+#include "cli/listing.h"
 #include "cli/manifest_check.h"
 #include "cli/progress.h"
 #include "cli/proto_interop.h"
@@ -126,20 +127,8 @@ int RunLs(const CommandLine& cli, const LsOptions& opts) {
     request.set_page_token(response.next_page_token());
   }
 
-  if (cli.output == OutputFormat::kJson) {
-    ordered_json list = ordered_json::array();
-    for (const v1::Artifact& artifact : artifacts) list.push_back(ProtoToJson(artifact));
-    WriteJson(*cli.out, {{"artifacts", std::move(list)}});
-    return kExitOk;
-  }
-  if (artifacts.empty()) {
-    *cli.err << "sovctl: no artifacts found\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Artifact& artifact : artifacts) rows.push_back(ArtifactTableRow(artifact));
-  *cli.out << FormatTable(ArtifactTableHeader(), rows);
-  return kExitOk;
+  return PrintListing(cli, "artifacts", artifacts, "no artifacts found", ArtifactTableHeader(),
+                      ArtifactTableRow);
 }
 
 // ---- show ----
