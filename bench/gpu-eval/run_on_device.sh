@@ -16,7 +16,8 @@
 #      1, 32, 1024, 65536 and the full pass over 2^20 rows, with the cuBLAS peak of the same run;
 #      the fast ones first, each followed by the same run with SOV_GPU_EVAL_AUTOTUNE=1 (no torch),
 #      which says whether timing cuBLASLt's candidates should become the default;
-#   5. gpu_eval_bench on the CPU backend (its built-in sgemm there) beside torch, briefly.
+#   5. where the image has Nsight Systems: a short fast BF16 run under `nsys profile --stats`;
+#   6. gpu_eval_bench on the CPU backend (its built-in sgemm there) beside torch, briefly.
 # Everything goes to $OUT: log.txt (all output), one log per step, bench-*.json, summary.txt.
 # SOV_DEVICE_BUILD_DIR (default build/gpu) and SOV_BENCH_WORK_DIR (the generated model and data,
 # default /tmp/gpu_eval_bench_work) move the two directories it writes outside $OUT.
@@ -118,6 +119,17 @@ if [[ -x $BENCH ]]; then
         --work-dir "$WORK_DIR" --no-peer --out "$OUT/bench-cuda-$precision-$dtype-autotune.json"
     fi
   done
+  # Where a fast BF16 batch spends its time, kernel by kernel, when the image has Nsight Systems
+  # (the trace stays in /tmp; its summary tables go to the log).
+  NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys \
+    2> /dev/null | head -1 || true)
+  if [[ -n $NSYS ]]; then
+    step nsys-fast-bf16 90 "$NSYS" profile --stats=true --force-overwrite=true \
+      --output /tmp/sov-gpu-eval-nsys "$BENCH" --backend cuda --precision fast --dtype bf16 \
+      --batch 65536 --seconds 0.3 --threads 16 --work-dir "$WORK_DIR" --no-peer
+  else
+    note "no nsys on this machine: no kernel profile"
+  fi
   # The CPU backend without OpenBLAS (its built-in sgemm) beside torch on the same 16 cores.
   step bench-cpu 60 "$BENCH" --backend cpu --rows 16384 --batch 1 --batch 1024 --seconds 0.5 \
     --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" --peer-timeout 30 \

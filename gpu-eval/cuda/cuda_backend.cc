@@ -1256,9 +1256,6 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
   output.rows = rows;
   output.classes = classes;
   output.groups = dataset_.groups;
-  output.predictions.resize(rows);
-  output.margins.resize(rows);
-  if (probabilities) output.probabilities.resize(static_cast<size_t>(rows * classes));
 
   const RunOptions* noise = options.noise_stddev > 0 ? &options : nullptr;
   unsigned long long* confusion = counters.as<unsigned long long>();
@@ -1286,6 +1283,13 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
                               : nullptr;
     SOV_RETURN_IF_ERROR(Forward(x, x16, first, n, noise, head));
     SOV_RETURN_IF_ERROR(EnqueueCopyBack(slot, first, n, probabilities));
+    if (k == 0) {
+      // The host outputs are allocated (and zeroed: megabytes of fresh pages) while the device
+      // runs the first batch, not before it; the first Drain that finds a copy is at k = 2.
+      output.predictions.resize(rows);
+      output.margins.resize(rows);
+      if (probabilities) output.probabilities.resize(static_cast<size_t>(rows * classes));
+    }
     if (progress) progress("run", static_cast<double>(first + n) / static_cast<double>(rows));
   }
   // Collect the last two batches in row order (either order would do: the row ranges differ).
