@@ -76,6 +76,15 @@ struct PlanOptions {
   std::string owner;
 };
 
+// "retention:LINE (FILE:LINE:COL)" for a policy entry; a deadline the pusher's retain_until set
+// has no place in the policy file, and says where it came from instead.
+std::string RuleText(const v1::RetentionItem& item) {
+  if (item.rule_id() == "retain_until") return "retain_until (set at push)";
+  const std::string location = Location(item.rule_location());
+  if (location.empty()) return item.rule_id();
+  return item.rule_id() + " (" + location + ")";
+}
+
 std::vector<std::string> PlanHeader() {
   return {"DEADLINE", "ACTION", "ARTIFACT", "KIND", "CLASSIFICATION", "OWNER", "STAGE", "RULE"};
 }
@@ -88,7 +97,7 @@ std::vector<std::string> PlanRow(const v1::RetentionItem& item) {
           EnumFlagName(item.classification()),
           item.owner_tenant(),
           EnumFlagName(item.stage()),
-          item.rule_id() + " (" + Location(item.rule_location()) + ")"};
+          RuleText(item)};
 }
 
 int RunPlan(const CommandLine& cli, const PlanOptions& opts) {
@@ -360,7 +369,8 @@ void AddGovernanceCommands(CLI::App& app, CommandLine& cli) {
       "The deadline is the artifact's creation time plus the max_age of the first retention\n"
       "entry of the policy in force that applies to it; at the deadline the gateway's sweeper\n"
       "erases (crypto-shreds) or revokes it, as the entry's at_deadline says. A changed policy\n"
-      "applies to artifacts pushed before the change.\n"
+      "applies to artifacts pushed before the change. A pusher's retain_until earlier than that\n"
+      "deadline (or set where the policy has none) erases the artifact at retain_until.\n"
       "Both commands need the policy to allow the action (retention.read, retention.sweep),\n"
       "usually granted to compliance officers.\n"
       "\n"
@@ -389,8 +399,10 @@ void AddGovernanceCommands(CLI::App& app, CommandLine& cli) {
   plan_cmd->footer(
       "Prints a table: DEADLINE ACTION ARTIFACT KIND CLASSIFICATION OWNER STAGE RULE, where\n"
       "RULE is the retention entry (retention:LINE, by its line in the policy file) and its\n"
-      "FILE:LINE:COL. ACTION revoke on an artifact that is not released changes nothing at the\n"
-      "deadline. With --output json: {\"policy_digest\", \"items\": [<RetentionItem>...]}.\n"
+      "FILE:LINE:COL, or \"retain_until (set at push)\" where the pusher's own earlier limit\n"
+      "sets the deadline (action erase). ACTION revoke on an artifact that is not released\n"
+      "changes nothing at the deadline. With --output json:\n"
+      "{\"policy_digest\", \"items\": [<RetentionItem>...]}.\n"
       "\n"
       "Examples:\n"
       "  sovctl retention plan\n"

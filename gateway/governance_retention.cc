@@ -110,11 +110,14 @@ void ItemToProto(const RetentionItem& item, sov::v1::RetentionItem* out) {
   *out->mutable_deadline() = ToTimestamp(item.ruling.deadline);
   out->set_action(ActionToProto(item.ruling.action));
   out->set_rule_id(item.ruling.rule_id);
-  // The policy file's base name, as in every decision callers see: no server paths.
-  out->mutable_rule_location()->set_file(
-      std::filesystem::path(item.ruling.rule_location.file).filename().string());
-  out->mutable_rule_location()->set_line(item.ruling.rule_location.line);
-  out->mutable_rule_location()->set_column(item.ruling.rule_location.column);
+  // A deadline from the pusher's retain_until (rule_id "retain_until") has no location.
+  if (!item.ruling.rule_location.file.empty() || item.ruling.rule_location.line > 0) {
+    // The policy file's base name, as in every decision callers see: no server paths.
+    out->mutable_rule_location()->set_file(
+        std::filesystem::path(item.ruling.rule_location.file).filename().string());
+    out->mutable_rule_location()->set_line(item.ruling.rule_location.line);
+    out->mutable_rule_location()->set_column(item.ruling.rule_location.column);
+  }
   out->set_stage(StageToProto(a.stage));
 }
 

@@ -7,12 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "crypto/dsse.h"
 #include "crypto/ed25519.h"
-#include "gateway/internal/artifact_access.h"
+#include "gateway/audit_convert.h"
 #include "gateway/call_guard.h"
+#include "gateway/internal/artifact_access.h"
 #include "gateway/log.h"
 #include "gateway/registry_convert.h"
 #include "gateway/release_checks.h"
@@ -283,14 +282,20 @@ grpc::Status RegistryService::CreateUpload(grpc::ServerContext* context,
     full.created_at = std::chrono::system_clock::now();
     if (request->has_size_bytes()) full.size_bytes = request->size_bytes();
 
-    // Retention: the policy's deadline, or the pusher's own earlier one.
+    // Retention, for the record: the policy's deadline, or the pusher's own earlier one. The
+    // pusher's retain_until is also kept as asked: the sweeper recomputes the policy's deadline
+    // with the policy in force and applies the earlier of the two (gateway/retention.h). A
+    // retain_until already past is accepted; the next sweep erases the artifact.
     policy::Retention retention = policy.RetentionFor(full);
     spec.retention_action = std::string(policy::RetentionActionName(retention.action));
     if (spec.retention_action == "keep") spec.retention_action = "none";
     spec.retention_deadline = retention.deadline;
     if (in.has_retain_until()) {
-      SystemTime wanted{std::chrono::microseconds(
-          google::protobuf::util::TimeUtil::TimestampToMicroseconds(in.retain_until()))};
+      // Checked for range: the stored value decides an erasure, so it must not overflow.
+      Result<SystemTime> until = FromTimestamp(in.retain_until());
+      if (!until.ok()) return until.status().WithContext("spec.retain_until");
+      const SystemTime wanted = *until;
+      spec.retain_until = wanted;
       if (!spec.retention_deadline.has_value() || wanted < *spec.retention_deadline) {
         spec.retention_deadline = wanted;
         if (spec.retention_action == "none") spec.retention_action = "erase";

@@ -42,9 +42,16 @@ std::string PublicRuleLocation(const policy::SourceLocation& location) {
   return shown.ToString();
 }
 
+bool FromRetainUntil(const RetentionRuling& ruling) { return ruling.rule_id == kRetainUntilRuleId; }
+
 std::string RetentionReason(const RetentionItem& item) {
   // An erasure being completed keeps the reason it was erased for.
   if (item.artifact.tombstone.has_value()) return item.artifact.tombstone->reason;
+  // No policy entry to name: the reason must say the pusher asked for it.
+  if (FromRetainUntil(item.ruling)) {
+    return std::string(kRetainUntilRuleId) + " (set at push): deadline " +
+           FormatRfc3339(item.ruling.deadline) + " passed";
+  }
   return "retention rule " + item.ruling.rule_id + " at " +
          PublicRuleLocation(item.ruling.rule_location) + ": deadline " +
          FormatRfc3339(item.ruling.deadline) + " passed";
@@ -64,11 +71,16 @@ registry::AuditEvent RetentionEvent(const RetentionItem& item, const policy::Pol
   event.artifact_version = a.spec.version;
   event.artifact_digest = a.digest;
   nlohmann::json details = {{"deadline", FormatRfc3339(item.ruling.deadline)},
-                            {"ruleLocation", PublicRuleLocation(item.ruling.rule_location)},
+                            {"ruleId", item.ruling.rule_id},
                             {"policyDigest", policy.digest()},
                             {"outcome", !error.empty()                   ? "failed"
                                         : a.stage == registry::Stage::kErased ? "lineage-completed"
                                                                               : "applied"}};
+  // A deadline from the pusher's retain_until has no place in the policy file.
+  if (std::string location = PublicRuleLocation(item.ruling.rule_location); !location.empty()) {
+    details["ruleLocation"] = std::move(location);
+  }
+  if (FromRetainUntil(item.ruling)) details["deadlineSource"] = "retain_until (set at push)";
   if (!error.empty()) details["error"] = error;
   event.body["details"] = std::move(details);
   if (!to.empty() && a.stage != registry::Stage::kErased) {
@@ -191,16 +203,30 @@ std::optional<RetentionRuling> RuleOnRetention(const policy::Policy& policy,
                                                const ArtifactCatalog& catalog,
                                                const ArtifactRecord& record) {
   if (record.stage == Stage::kErased) return std::nullopt;
+  std::optional<RetentionRuling> by_policy;
   policy::Retention retention = policy.RetentionFor(catalog.PolicyView(record));
-  if (!retention.matched || retention.unlimited || !retention.deadline.has_value() ||
-      retention.action == policy::RetentionAction::kKeep) {
-    return std::nullopt;
+  if (retention.matched && !retention.unlimited && retention.deadline.has_value() &&
+      retention.action != policy::RetentionAction::kKeep) {
+    by_policy.emplace();
+    by_policy->deadline = *retention.deadline;
+    by_policy->action = std::string(policy::RetentionActionName(retention.action));
+    by_policy->rule_id = "retention:" + std::to_string(retention.location.line);
+    by_policy->rule_location = retention.location;
   }
+  const std::optional<SystemTime>& retain_until = record.spec.retain_until;
+  if (!retain_until.has_value()) return by_policy;
+  // The pusher asked that the data be kept no longer than retain_until (the API's promise). A
+  // revoke keeps the data, so an earlier revoke yields to retain_until once it has nothing left
+  // to do (the artifact is revoked, or not released); on a RELEASED artifact it comes first,
+  // and the sweep after it sees the artifact REVOKED.
+  const bool policy_first =
+      by_policy.has_value() && by_policy->deadline <= *retain_until &&
+      (by_policy->action != "revoke" || record.stage == Stage::kReleased);
+  if (policy_first) return by_policy;
   RetentionRuling ruling;
-  ruling.deadline = *retention.deadline;
-  ruling.action = std::string(policy::RetentionActionName(retention.action));
-  ruling.rule_id = "retention:" + std::to_string(retention.location.line);
-  ruling.rule_location = retention.location;
+  ruling.deadline = *retain_until;
+  ruling.action = "erase";
+  ruling.rule_id = std::string(kRetainUntilRuleId);
   return ruling;
 }
 

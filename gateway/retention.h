@@ -3,9 +3,10 @@
 // every artifact, Policy::RetentionFor is recomputed from its create time with the current
 // policy (rule, action and deadline), so that a compliance officer's change of a retention rule
 // applies to artifacts pushed before it; the deadline stored at push is not consulted (see
-// docs/policy.md, "Retention"). The plan and the sweep each read every artifact in one query (an
-// ArtifactCatalog): with the current policy deciding, a stored-deadline index cannot narrow the
-// scan.
+// docs/policy.md, "Retention"). The pusher's own limit (retain_until, stored as asked in
+// ArtifactSpec::retain_until) is applied too: the artifact is erased at the earlier of the two.
+// The plan and the sweep each read every artifact in one query (an ArtifactCatalog): with the
+// current policy deciding, a stored-deadline index cannot narrow the scan.
 //
 // The sweeper erases (gateway/erasure.h EraseWithLineage, system actor "retention") or revokes
 // (RELEASED -> REVOKED) each artifact past its deadline, each change audited (a RETENTION entry
@@ -64,18 +65,25 @@ class ArtifactCatalog {
   std::map<std::string, std::vector<size_t>> children_;  // parent "name@version" -> indexes
 };
 
-// What the policy in force says about one artifact's retention.
+// The rule id of a ruling set by the pusher's retain_until rather than by a policy entry.
+inline constexpr std::string_view kRetainUntilRuleId = "retain_until";
+
+// What the policy in force, or the pusher's retain_until, says about one artifact's retention.
 struct RetentionRuling {
   SystemTime deadline;
   std::string action;  // "erase" | "revoke"
   // The retention entry: entries have no ids in the policy language, so the id names the
-  // entry by its line ("retention:42"); the location is FILE:LINE:COL.
+  // entry by its line ("retention:42"); the location is FILE:LINE:COL. kRetainUntilRuleId when
+  // the pusher's retain_until set the deadline; the location is then empty.
   std::string rule_id;
   policy::SourceLocation rule_location;
 };
 
-// Returns the ruling for `record` under `policy`, recomputed from its create time; nullopt when
-// no entry applies, the entry keeps it without limit, or the artifact is ERASED.
+// Returns the ruling for `record` under `policy`, recomputed from its create time, or the
+// pusher's retain_until (action erase) where that comes first: when no entry applies, the entry
+// keeps it without limit, the entry's deadline is later, or the entry revokes and the artifact
+// is not RELEASED (the revoke has nothing left to do). Nullopt when neither sets a deadline, or
+// the artifact is ERASED.
 std::optional<RetentionRuling> RuleOnRetention(const policy::Policy& policy,
                                                const ArtifactCatalog& catalog,
                                                const registry::ArtifactRecord& record);

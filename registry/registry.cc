@@ -188,12 +188,17 @@ crypto::Statement ManifestStatement(const ArtifactRecord& artifact) {
   set_if("lawfulBasis", spec.lawful_basis);
   set_if("specialCategoryCondition", spec.special_category_condition);
   set_if("createdBy", spec.created_by);
-  if (spec.retention_deadline.has_value() || !spec.retention_action.empty()) {
+  if (spec.retention_deadline.has_value() || !spec.retention_action.empty() ||
+      spec.retain_until.has_value()) {
     Json retention = Json::object();
     if (spec.retention_deadline.has_value()) {
       retention["deadline"] = FormatRfc3339(*spec.retention_deadline);
     }
     if (!spec.retention_action.empty()) retention["action"] = spec.retention_action;
+    // The pusher's own limit, as asked: the deadline above may be the policy's.
+    if (spec.retain_until.has_value()) {
+      retention["retainUntil"] = FormatRfc3339(*spec.retain_until);
+    }
     predicate["retention"] = std::move(retention);
   }
 

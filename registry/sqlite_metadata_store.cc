@@ -108,6 +108,7 @@ Json SpecToJson(const ArtifactSpec& s) {
       {"retentionDeadline",
        s.retention_deadline.has_value() ? Json(ToNanos(*s.retention_deadline)) : Json(nullptr)},
       {"retentionAction", s.retention_action},
+      {"retainUntil", s.retain_until.has_value() ? Json(ToNanos(*s.retain_until)) : Json(nullptr)},
       {"ownerTenant", s.owner_tenant},
       {"storageLocation", s.storage_location},
       {"storageJurisdiction", s.storage_jurisdiction},
@@ -143,6 +144,10 @@ Result<ArtifactSpec> SpecFromJson(std::string_view text) {
       s.retention_deadline = FromNanos(d.get<int64_t>());
     }
     s.retention_action = j.at("retentionAction").get<std::string>();
+    // Absent from uploads opened before schema 4.
+    if (auto r = j.find("retainUntil"); r != j.end() && !r->is_null()) {
+      s.retain_until = FromNanos(r->get<int64_t>());
+    }
     s.owner_tenant = j.at("ownerTenant").get<std::string>();
     s.storage_location = j.at("storageLocation").get<std::string>();
     s.storage_jurisdiction = j.at("storageJurisdiction").get<std::string>();
@@ -282,7 +287,7 @@ constexpr char kArtifactColumns[] =
     "a.lawful_basis, a.special_category_condition, a.retention_deadline, a.retention_action, "
     "a.storage_location, a.storage_jurisdiction, a.created_by, a.manifest, "
     "a.release_requested, a.create_time, a.update_time, a.revision, a.tombstone, "
-    "a.lineage_notices";
+    "a.lineage_notices, a.retain_until";
 
 struct StoredArtifact {
   int64_t seq = 0;
@@ -318,6 +323,7 @@ Result<StoredArtifact> ReadArtifactRow(const Statement& st) {
   s.storage_location = st.Text(18);
   s.storage_jurisdiction = st.Text(19);
   s.created_by = st.Text(20);
+  if (!st.IsNull(28)) s.retain_until = FromNanos(st.Int64(28));
   r.manifest = st.Text(21);
   r.release_requested = st.Int64(22) != 0;
   r.create_time = FromNanos(st.Int64(23));
@@ -465,8 +471,8 @@ Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
                   "special_category_condition, retention_deadline, retention_action, "
                   "storage_location, storage_jurisdiction, created_by, manifest, "
                   "release_requested, create_time, update_time, revision, tombstone, "
-                  "lineage_notices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                  "lineage_notices, retain_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st.Bind(1, r.id).Bind(2, s.name).Bind(3, s.version).Bind(4, KindName(s.kind));
     st.Bind(5, StageName(r.stage)).Bind(6, s.owner_tenant).Bind(7, r.digest);
     st.Bind(8, r.size_bytes).Bind(9, s.media_type).Bind(10, s.description);
@@ -482,6 +488,11 @@ Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
     st.Bind(22, int64_t{r.release_requested ? 1 : 0}).Bind(23, ToNanos(r.create_time));
     st.Bind(24, ToNanos(r.update_time)).Bind(25, r.revision);
     st.BindValue(26, erasure.tombstone).Bind(27, erasure.notices);
+    if (s.retain_until.has_value()) {
+      st.Bind(28, ToNanos(*s.retain_until));
+    } else {
+      st.BindNull(28);
+    }
     SOV_RETURN_IF_ERROR(st.Run());
   }
   int64_t seq = c.LastInsertRowid();

@@ -110,8 +110,14 @@ struct ArtifactSpec {
   std::string special_category_condition;  // e.g. "explicit-consent"; may be empty
   std::vector<LineageLink> lineage;
   std::map<std::string, std::string> labels;
+  // What the policy said at push, or the pusher's earlier retain_until; for the record only
+  // (the retention sweeper recomputes the deadline, see gateway/retention.h).
   std::optional<SystemTime> retention_deadline;
   std::string retention_action;  // "none" | "erase" | "revoke"
+  // The pusher's own "keep no longer than" (the API's retain_until), as asked; the sweeper erases
+  // the artifact at the earlier of this and the policy's deadline. Unset when the pusher gave
+  // none, and on artifacts stored before schema 4, whose stored deadline cannot tell.
+  std::optional<SystemTime> retain_until;
   std::string owner_tenant;
   std::string storage_location;      // e.g. "eu-de-1"
   std::string storage_jurisdiction;  // e.g. "DE"

@@ -244,7 +244,15 @@ CREATE TABLE key_revocations (
 );
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
+// The pusher's retain_until (ArtifactSpec::retain_until), apart from the stored deadline, so that
+// the retention sweeper can apply it. NULL when the pusher gave none, and on every row written
+// before this version: its stored deadline may be the policy's or the pusher's, and which one
+// cannot be told, so none is guessed. No index: the sweeper reads every artifact anyway.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE artifacts ADD COLUMN retain_until INTEGER;
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
 
 }  // namespace
 

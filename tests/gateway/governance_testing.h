@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -180,10 +181,12 @@ class GovernanceRegistry {
   std::shared_ptr<registry::Registry> shared() { return registry_; }
   FailingStore& store() { return *store_; }
 
-  // Pushes a small artifact; lineage entries are "name@version" of artifacts pushed before.
+  // Pushes a small artifact; lineage entries are "name@version" of artifacts pushed before;
+  // `retain_until` is the pusher's own limit, stored as the gateway stores it.
   registry::ArtifactRecord Push(registry::Kind kind, const std::string& name,
                                 const std::string& version, const std::string& classification,
-                                const std::vector<std::string>& lineage = {}) {
+                                const std::vector<std::string>& lineage = {},
+                                std::optional<SystemTime> retain_until = std::nullopt) {
     registry::ArtifactSpec spec;
     spec.kind = kind;
     spec.name = name;
@@ -197,6 +200,7 @@ class GovernanceRegistry {
     spec.storage_location = "eu-de-1";
     spec.storage_jurisdiction = "DE";
     spec.created_by = spec.owner_tenant;
+    spec.retain_until = retain_until;
     for (const std::string& ref : lineage) {
       const size_t at = ref.find('@');
       Result<registry::ArtifactRecord> parent = registry_->Get(ref.substr(0, at), ref.substr(at + 1));

@@ -1,8 +1,8 @@
 // Tests for the records of processing (gateway/processing_records.h) over a real registry and
 // audit log: a dataset's record names the tenant that fetched it and the tenants that fetched
 // models derived from it (transitively), with the third-country flag from the policy's EEA
-// group; models get their own records on request; owner and erased filters; the built-in EEA
-// list when the policy defines no group.
+// group; models get their own records on request; owner and erased filters; the pusher's
+// earlier retain_until as the deadline; the built-in EEA list when the policy defines no group.
 #include "gateway/processing_records.h"
 
 #include <gmock/gmock.h>
@@ -150,6 +150,24 @@ TEST_F(ProcessingRecordsTest, OwnerAndErasedFilters) {
   ASSERT_THAT(Names(erased), ElementsAre("beta/logs"));
   EXPECT_EQ(erased[0].stage(), sov::v1::STAGE_ERASED);
   EXPECT_TRUE(erased[0].has_erase_time());
+}
+
+TEST_F(ProcessingRecordsTest, RecordShowsThePushersEarlierRetainUntil) {
+  // Public data, which the policy keeps without limit, with a retain_until: the record's
+  // deadline is retain_until and its action erase; without one it has no deadline.
+  const SystemTime until = std::chrono::system_clock::now() + std::chrono::hours(48);
+  reg_.Push(Kind::kDataset, "beta/open", "1.0.0", "public", {}, until);
+  reg_.Push(Kind::kDataset, "beta/open-kept", "1.0.0", "public");
+  ProcessingRecordsOptions beta;
+  beta.owner_tenant = "beta";
+  std::vector<sov::v1::ProcessingRecord> records = Export(reg_, policy_, tenants_, beta);
+  ASSERT_THAT(Names(records), ElementsAre("beta/logs", "beta/open", "beta/open-kept"));
+  EXPECT_EQ(records[1].retention_action(), sov::v1::RETENTION_ACTION_ERASE);
+  ASSERT_TRUE(records[1].has_retention_deadline());
+  EXPECT_EQ(records[1].retention_deadline().seconds(),
+            std::chrono::duration_cast<std::chrono::seconds>(until.time_since_epoch()).count());
+  EXPECT_EQ(records[2].retention_action(), sov::v1::RETENTION_ACTION_NONE);
+  EXPECT_FALSE(records[2].has_retention_deadline());
 }
 
 TEST_F(ProcessingRecordsTest, EmitErrorStopsTheExport) {

@@ -1,7 +1,8 @@
 // Tests for the retention plan and sweeper (gateway/retention.h) over a real registry: the plan's
-// order, filters and horizon under the policy in force; the sweeper with a fake clock erases and
-// revokes exactly the expired artifacts, audits each change, is idempotent, keeps going past a
-// failing item, and its background thread sweeps on its own.
+// order, filters and horizon under the policy in force; the pusher's retain_until erasing at the
+// earlier deadline; the sweeper with a fake clock erases and revokes exactly the expired
+// artifacts, audits each change, is idempotent, keeps going past a failing item, and its
+// background thread sweeps on its own.
 #include "gateway/retention.h"
 
 #include <chrono>
@@ -109,6 +110,159 @@ TEST_F(RetentionTest, ThePolicyInForceDecidesNotTheDeadlineStoredAtPush) {
   ASSERT_TRUE(plan.ok());
   ASSERT_THAT(Names(*plan), ElementsAre("acme/personal"));
   EXPECT_EQ((*plan)[0].ruling.deadline, personal_.create_time + kDay);
+}
+
+TEST_F(RetentionTest, RetainUntilEarlierThanThePolicyDeadlineErasesAtRetainUntil) {
+  // Personal data (policy: 10 days, erase) whose pusher asked for 3 days: planned and erased at
+  // retain_until, not a second before, and audited as the pusher's retain_until.
+  const SystemTime until = start_ + 3 * kDay;
+  registry::ArtifactRecord early =
+      reg_.Push(Kind::kDataset, "acme/early", "1.0.0", "personal", {}, until);
+  ASSERT_EQ(reg_.Get(early).spec.retain_until, until);  // as stored
+
+  auto plan = Plan(5 * kDay);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_THAT(Names(*plan), ElementsAre("acme/early"));
+  const RetentionRuling& ruling = (*plan)[0].ruling;
+  EXPECT_EQ(ruling.deadline, until);
+  EXPECT_EQ(ruling.action, "erase");
+  EXPECT_EQ(ruling.rule_id, "retain_until");
+  EXPECT_TRUE(ruling.rule_location.file.empty());
+  EXPECT_EQ(ruling.rule_location.line, 0);
+
+  auto before = SweepRetention(reg_.registry(), policy_, until - std::chrono::seconds(1), {});
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  EXPECT_TRUE(before->items.empty());
+  EXPECT_EQ(reg_.Get(early).stage, Stage::kPending);
+
+  auto at = SweepRetention(reg_.registry(), policy_, until, {});
+  ASSERT_TRUE(at.ok()) << at.status().message();
+  EXPECT_THAT(Names(*at), ElementsAre("acme/early:erased"));
+  registry::ArtifactRecord erased = reg_.Get(early);
+  EXPECT_EQ(erased.stage, Stage::kErased);
+  ASSERT_TRUE(erased.tombstone.has_value());
+  EXPECT_THAT(erased.tombstone->reason, HasSubstr("retain_until (set at push)"));
+  EXPECT_EQ(reg_.Get(personal_).stage, Stage::kPending);  // its 10 days have not passed
+
+  std::vector<registry::AuditEvent> entries = reg_.Entries("RETENTION");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].artifact_name, "acme/early");
+  EXPECT_EQ(entries[0].action, "retention.erase");
+  EXPECT_EQ(entries[0].body["stageChange"]["ruleId"], "retain_until");
+  EXPECT_EQ(entries[0].body["details"]["ruleId"], "retain_until");
+  EXPECT_EQ(entries[0].body["details"]["deadlineSource"], "retain_until (set at push)");
+  EXPECT_FALSE(entries[0].body["details"].contains("ruleLocation"));
+}
+
+TEST_F(RetentionTest, RetainUntilLaterThanThePolicyDeadlineLeavesThePolicyRuling) {
+  // Personal data (policy: 10 days, erase) whose pusher allowed 15 days: the policy's entry
+  // decides, and the sweep on day 11 erases it under that entry.
+  registry::ArtifactRecord late =
+      reg_.Push(Kind::kDataset, "acme/late", "1.0.0", "personal", {}, start_ + 15 * kDay);
+  RetentionPlanFilter personal;
+  personal.classification = "personal";
+  auto plan = Plan(30 * kDay, personal);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_THAT(Names(*plan), ElementsAre("acme/personal", "acme/late"));
+  EXPECT_EQ((*plan)[1].ruling.rule_id, "retention:6");
+  EXPECT_EQ((*plan)[1].ruling.action, "erase");
+  EXPECT_EQ((*plan)[1].ruling.deadline, late.create_time + 10 * kDay);
+
+  auto swept = SweepRetention(reg_.registry(), policy_, start_ + 11 * kDay, {});
+  ASSERT_TRUE(swept.ok());
+  EXPECT_THAT(Names(*swept), ElementsAre("acme/personal:erased", "acme/late:erased"));
+  EXPECT_THAT(reg_.Get(late).tombstone->reason, HasSubstr("retention:6"));
+
+  // A retain_until equal to the policy's deadline: the policy's entry stands too.
+  auto catalog = ArtifactCatalog::Load(reg_.registry());
+  ASSERT_TRUE(catalog.ok());
+  registry::ArtifactRecord same = internal_;
+  same.spec.retain_until = internal_.create_time + 40 * kDay;
+  std::optional<RetentionRuling> ruling = RuleOnRetention(policy_, *catalog, same);
+  ASSERT_TRUE(ruling.has_value());
+  EXPECT_EQ(ruling->rule_id, "retention:12");
+  // One nanosecond earlier, and it is the pusher's.
+  same.spec.retain_until = internal_.create_time + 40 * kDay - std::chrono::nanoseconds(1);
+  ruling = RuleOnRetention(policy_, *catalog, same);
+  ASSERT_TRUE(ruling.has_value());
+  EXPECT_EQ(ruling->rule_id, "retain_until");
+}
+
+TEST_F(RetentionTest, RetainUntilAppliesWhereThePolicyKeepsWithoutLimitOrHasNoEntry) {
+  // Public data (policy: unlimited) and anonymised data (no entry) with a retain_until are
+  // erased at it; without one they are kept.
+  const SystemTime until = start_ + 2 * kDay;
+  registry::ArtifactRecord open =
+      reg_.Push(Kind::kDataset, "other/open", "1.0.0", "public", {}, until);
+  registry::ArtifactRecord anon =
+      reg_.Push(Kind::kDataset, "other/anon", "1.0.0", "anonymised", {}, until);
+  registry::ArtifactRecord anon_kept = reg_.Push(Kind::kDataset, "other/anon-kept", "1.0.0",
+                                                 "anonymised");
+
+  auto plan = Plan(3 * kDay);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_THAT(Names(*plan), ElementsAre("other/anon", "other/open"));
+  for (const RetentionItem& item : *plan) {
+    EXPECT_EQ(item.ruling.rule_id, "retain_until") << item.artifact.spec.name;
+    EXPECT_EQ(item.ruling.action, "erase") << item.artifact.spec.name;
+  }
+
+  auto before = SweepRetention(reg_.registry(), policy_, until - std::chrono::seconds(1), {});
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->items.empty());
+  auto at = SweepRetention(reg_.registry(), policy_, until, {});
+  ASSERT_TRUE(at.ok());
+  EXPECT_THAT(Names(*at), ElementsAre("other/anon:erased", "other/open:erased"));
+  EXPECT_EQ(reg_.Get(open).stage, Stage::kErased);
+  EXPECT_EQ(reg_.Get(anon).stage, Stage::kErased);
+  EXPECT_EQ(reg_.Get(anon_kept).stage, Stage::kPending);
+  EXPECT_EQ(reg_.Get(public_).stage, Stage::kPending);
+}
+
+TEST_F(RetentionTest, RetainUntilErasesAModelThePolicyWouldOnlyRevoke) {
+  // Models: policy 20 days, then revoke. An earlier retain_until erases the model instead.
+  registry::ArtifactRecord early = reg_.Release(
+      reg_.Push(Kind::kModel, "acme/early-model", "1.0.0", "internal", {}, start_ + 5 * kDay));
+  auto plan = Plan(10 * kDay);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_THAT(Names(*plan), ElementsAre("acme/early-model"));
+  EXPECT_EQ((*plan)[0].ruling.action, "erase");
+  EXPECT_EQ((*plan)[0].ruling.rule_id, "retain_until");
+  auto swept = SweepRetention(reg_.registry(), policy_, start_ + 6 * kDay, {});
+  ASSERT_TRUE(swept.ok());
+  EXPECT_THAT(Names(*swept), ElementsAre("acme/early-model:erased"));
+  EXPECT_EQ(reg_.Get(early).stage, Stage::kErased);
+
+  // A later retain_until: the policy revokes the released model at 20 days; a revoke keeps the
+  // data, so the pusher's limit still erases it at 25 days.
+  registry::ArtifactRecord late = reg_.Release(
+      reg_.Push(Kind::kModel, "acme/late-model", "1.0.0", "internal", {}, start_ + 25 * kDay));
+  auto day21 = SweepRetention(reg_.registry(), policy_, start_ + 21 * kDay, {});
+  ASSERT_TRUE(day21.ok());
+  EXPECT_THAT(Names(*day21), ElementsAre("acme/personal:erased", "acme/model:unchanged",
+                                         "acme/late-model:revoked"));
+  EXPECT_EQ(reg_.Get(late).stage, Stage::kRevoked);
+  EXPECT_EQ(reg_.Get(late).history.back().rule_id, "retention:9");
+  auto day24 = SweepRetention(reg_.registry(), policy_, start_ + 24 * kDay, {});
+  ASSERT_TRUE(day24.ok());
+  EXPECT_EQ(day24->erased + day24->revoked, 0);
+  EXPECT_EQ(reg_.Get(late).stage, Stage::kRevoked);
+  auto day25 = SweepRetention(reg_.registry(), policy_, start_ + 25 * kDay, {});
+  ASSERT_TRUE(day25.ok());
+  EXPECT_THAT(Names(*day25), ElementsAre("acme/model:unchanged", "acme/late-model:erased"));
+  EXPECT_EQ(reg_.Get(late).stage, Stage::kErased);
+  EXPECT_THAT(reg_.Get(late).tombstone->reason, HasSubstr("retain_until"));
+
+  // An unreleased model: the revoke would change nothing, so retain_until is what the plan
+  // shows, even after the policy's deadline.
+  reg_.Push(Kind::kModel, "acme/pending-model", "1.0.0", "internal", {}, start_ + 30 * kDay);
+  auto catalog = ArtifactCatalog::Load(reg_.registry());
+  ASSERT_TRUE(catalog.ok());
+  std::optional<RetentionRuling> ruling =
+      RuleOnRetention(policy_, *catalog, *catalog->Find("acme/pending-model", "1.0.0"));
+  ASSERT_TRUE(ruling.has_value());
+  EXPECT_EQ(ruling->rule_id, "retain_until");
+  EXPECT_EQ(ruling->deadline, start_ + 30 * kDay);
 }
 
 TEST_F(RetentionTest, SweepErasesAndRevokesExactlyTheExpiredOnesAndIsIdempotent) {

@@ -4,7 +4,8 @@
 // the dataset. Afterwards no call returns its bytes, the model is revoked by the dev policy's
 // lineage rule and its fetch fails, the audit log holds the erasure record signed by the registry
 // key, and neither the marker nor the wrapped data key's bytes are anywhere in the data
-// directory (database, WAL, blobs, staging), while sovd runs and after it stopped.
+// directory (database, WAL, blobs, staging), while sovd runs and after it stopped. Also the
+// pusher's retain_until, stored, planned and applied by a retention sweep.
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -357,6 +358,121 @@ TEST_F(ErasureEndToEndTest, SovctlErase) {
   EXPECT_THAT(again.out, HasSubstr("Art. 17"));
   EXPECT_THAT(again.out, HasSubstr("application/vnd.sov.erasure.v1+json, signed by sha256:"));
   EXPECT_THAT(again.out, HasSubstr("erased_by:"));
+}
+
+// The pusher's retain_until end to end through sovd: the dev policy keeps personal data 730
+// days, but the pusher asked for an hour ago. The value is stored as asked (its own database
+// column, the signed manifest), the plan names the rule retain_until with no policy location
+// (sovctl prints "retain_until (set at push)"), and a sweep erases the artifact. A retain_until
+// out of a Timestamp's range is refused. The background sweep is off, so only the test sweeps.
+TEST(RetainUntilEndToEndTest, StoredPlannedAndErasedBySweep) {
+  sov::testing::DevGateway gateway;
+  std::ofstream(gateway.File("policy.yaml"), std::ios::app) << R"(
+  - id: compliance-retention
+    effect: allow
+    actions: [retention.read, retention.sweep]
+    principals: {roles: [compliance-officer]}
+    reason: Compliance officers plan and apply retention.
+)";
+  std::ofstream(gateway.File("sovd.yaml"), std::ios::app) << "\nretention:\n  sweep_interval: 0\n";
+  std::string error;
+  ASSERT_TRUE(gateway.Start(&error)) << error;
+  auto acme = gateway.Client("acme-ml");
+
+  const int64_t until_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          (std::chrono::system_clock::now() - std::chrono::hours(1)).time_since_epoch())
+          .count();
+  v1::ArtifactSpec spec = sov::testing::MakeSpec(v1::ARTIFACT_KIND_DATASET, kDataset, "1.0.0",
+                                                 v1::CLASSIFICATION_PERSONAL);
+  spec.mutable_retain_until()->set_seconds(until_seconds);
+  spec.mutable_retain_until()->set_nanos(5000);
+  grpc::Status status = acme->Push(spec, sov::testing::RandomBytes(4000, 11));
+  ASSERT_TRUE(status.ok()) << Describe(status);
+
+  // Stored as asked, in its own column (nanoseconds), and in the signed manifest.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(gateway.File("registry.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                              nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT retain_until FROM artifacts WHERE name = ?", -1, &st,
+                                 nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_bind_text(st, 1, kDataset, -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(st, 0), until_seconds * 1000000000 + 5000);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  v1::GetArtifactResponse got;
+  status = acme->Get(kDataset, "1.0.0", &got);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(got.artifact().retention_deadline().seconds(), until_seconds);
+  EXPECT_EQ(got.artifact().retention_action(), v1::RETENTION_ACTION_ERASE);
+  nlohmann::json statement = nlohmann::json::parse(got.manifest().payload());
+  EXPECT_TRUE(statement["predicate"]["retention"].contains("retainUntil"))
+      << statement["predicate"].dump();
+
+  // The plan: rule retain_until, no location, erase at retain_until.
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadAll(gateway.File("ca.pem"));
+  tls.pem_cert_chain = ReadAll(gateway.File("clients/compliance.pem"));
+  tls.pem_private_key = ReadAll(gateway.File("clients/compliance.key"));
+  auto governance = v1::GovernanceService::NewStub(
+      grpc::CreateChannel(gateway.address(), grpc::SslCredentials(tls)));
+  v1::GetRetentionPlanResponse plan;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    status = governance->GetRetentionPlan(&context, v1::GetRetentionPlanRequest(), &plan);
+  }
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  ASSERT_EQ(plan.items_size(), 1) << plan.ShortDebugString();
+  EXPECT_EQ(plan.items(0).artifact().name(), kDataset);
+  EXPECT_EQ(plan.items(0).rule_id(), "retain_until");
+  EXPECT_FALSE(plan.items(0).has_rule_location());
+  EXPECT_EQ(plan.items(0).action(), v1::RETENTION_ACTION_ERASE);
+  EXPECT_EQ(plan.items(0).deadline().seconds(), until_seconds);
+
+  sov::testing::Environment as_officer = sov::testing::MinimalEnvironment();
+  as_officer["SOV_CONFIG"] = gateway.File("sovctl.yaml");
+  as_officer["SOV_CERT"] = gateway.File("clients/compliance.pem");
+  as_officer["SOV_KEY"] = gateway.File("clients/compliance.key");
+  auto printed = sov::testing::RunProcess(
+      {sov::testing::BuildPath("cli/sovctl"), "retention", "plan"}, as_officer,
+      std::chrono::seconds(60));
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_THAT(printed.out, HasSubstr("retain_until (set at push)"));
+
+  // The sweep erases it.
+  v1::SweepRetentionResponse swept;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    status = governance->SweepRetention(&context, v1::SweepRetentionRequest(), &swept);
+  }
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(swept.erased_count(), 1) << swept.ShortDebugString();
+  status = acme->Get(kDataset, "1.0.0", &got);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(got.artifact().stage(), v1::STAGE_ERASED);
+  EXPECT_THAT(got.artifact().tombstone().reason(), HasSubstr("retain_until (set at push)"));
+
+  // Out of a Timestamp's range: refused before anything is stored.
+  v1::ArtifactSpec bad = sov::testing::MakeSpec(v1::ARTIFACT_KIND_DATASET, kDataset, "2.0.0",
+                                                v1::CLASSIFICATION_PERSONAL);
+  bad.mutable_retain_until()->set_seconds(int64_t{1} << 62);
+  v1::Upload upload;
+  status = acme->CreateUpload(bad, 10, &upload);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
+  EXPECT_THAT(status.error_message(), HasSubstr("retain_until"));
+
+  acme.reset();
+  governance.reset();
+  if (!gateway.Stop()) gateway.Kill();
 }
 
 }  // namespace

@@ -174,10 +174,18 @@ TEST_F(RegistryTest, ManifestStatementHoldsTheMetadata) {
   EXPECT_TRUE(p.at("sizeBytes").is_number_integer());
   EXPECT_EQ(p.at("createTime"), "2025-11-29T14:45:28Z");
   EXPECT_EQ(p.at("retention").at("deadline"), "2027-01-15T08:00:00Z");
+  // No retain_until from the pusher: none in the manifest.
+  EXPECT_FALSE(p.at("retention").contains("retainUntil"));
   EXPECT_EQ(p.at("lineage")[0].at("digest").at("sha256"), std::string(64, 'c'));
   EXPECT_EQ(p.at("lineage")[0].at("relation"), "trained-on");
   EXPECT_EQ(p.at("storage").at("jurisdiction"), "DE");
   EXPECT_EQ(ManifestStatement(record).ToJson(), statement.ToJson());
+
+  // The pusher's retain_until is recorded next to the stored deadline.
+  record.spec.retain_until = std::chrono::system_clock::from_time_t(1790000000);
+  const nlohmann::json with = ManifestStatement(record).predicate;
+  EXPECT_EQ(with.at("retention").at("retainUntil"), "2026-09-21T14:13:20Z");
+  EXPECT_EQ(with.at("retention").at("deadline"), "2027-01-15T08:00:00Z");
 }
 
 // Ranged reads return exactly the range; the ends are checked.

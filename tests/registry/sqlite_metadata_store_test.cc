@@ -3,8 +3,9 @@
 // memory what a committed change made stale, and keeps a gapless, chained audit log whose
 // stored subtree hashes and roots match the RFC 6962 tree, also under concurrent group commit,
 // across a failed batch merged with good ones (audit-only ones too), and across reopening and
-// the migrations from schemas 1 and 2; and that it keeps validation jobs (queue order, revision
-// checks, filters), key revocations, tombstones and lineage notices.
+// the migrations from schemas 1, 2 and 3 (the pusher's retain_until: NULL on old rows); and that
+// it keeps validation jobs (queue order, revision checks, filters), key revocations, tombstones
+// and lineage notices.
 #include "registry/sqlite_metadata_store.h"
 
 #include <gtest/gtest.h>
@@ -32,6 +33,11 @@ namespace merkle = crypto::merkle;
 using Json = nlohmann::json;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
+
+// A stored INTEGER time (nanoseconds since the epoch) as the store reads it.
+SystemTime FromNanosForTest(int64_t nanos) {
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(nanoseconds(nanos)));
+}
 
 SystemTime T(int64_t secs, int64_t nanos = 0) {
   return SystemTime(std::chrono::duration_cast<SystemTime::duration>(seconds(secs) +
@@ -183,6 +189,43 @@ class SqliteMetadataStoreTest : public ::testing::Test {
     MustCommit(WriteBatch().Add(mutation::InsertArtifact{a, key}));
   }
 
+  // Makes `path` a database as an older build left it (this build's first `version` migrations,
+  // then `rows_sql`, then user_version = version) and opens it as the store, which migrates it.
+  void OpenDatabaseAtSchema(const std::string& path, size_t version, const std::string& rows_sql) {
+    store_.reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const auto migrations = internal::SqliteMigrations();
+    ASSERT_GT(migrations.size(), version);
+    std::string sql;
+    for (size_t v = 0; v < version; ++v) sql += std::string(migrations[v]);
+    sql += rows_sql + "PRAGMA user_version = " + std::to_string(version) + ";";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    auto opened = SqliteMetadataStore::Open(path);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+  }
+
+  // The first column of the first row of `query` on the database file at `path`, read through a
+  // separate read-only connection; -1 (and a test failure) when there is none.
+  static int QueryIntOnDisk(const std::string& path, const char* query) {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* st = nullptr;
+    int value = -1;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, query, -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      value = sqlite3_column_int(st, 0);
+    } else {
+      ADD_FAILURE() << query << ": " << sqlite3_errmsg(db);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return value;
+  }
+
   JobRecord MustFindJob(const std::string& id) {
     auto found = store_->FindJob(id);
     EXPECT_TRUE(found.ok() && found->has_value()) << id;
@@ -280,6 +323,7 @@ TEST_F(SqliteMetadataStoreTest, ArtifactRoundTripsEveryField) {
   s.labels = {{"team", "risk"}, {"app.kubernetes.io/name", "fraud ü"}};
   s.retention_deadline = T(1800000000, 999);
   s.retention_action = "erase";
+  s.retain_until = T(1790000000, 123);
   s.created_by = "acme";
   a.stage = Stage::kValidating;
   a.history = {{Stage::kPending, Stage::kValidating, T(1700000001, 1), "acme", "", "push",
@@ -308,10 +352,14 @@ TEST_F(SqliteMetadataStoreTest, ArtifactRoundTripsEveryField) {
   EXPECT_FALSE(store_->FindArtifactById("nope")->has_value());
   EXPECT_EQ(store_->WrappedDataKey("nope").status().code(), StatusCode::kNotFound);
 
-  // No retention deadline stays nullopt.
+  // The pusher's retain_until comes back to the nanosecond, apart from the stored deadline.
+  EXPECT_EQ(MustFind("acme/fraud/model", "1.2.3-rc.1").spec.retain_until, T(1790000000, 123));
+
+  // No retention deadline and no retain_until stay nullopt.
   ArtifactRecord plain = Artifact("id-plain", "acme/plain", "1.0.0");
   Insert(plain);
   EXPECT_FALSE(MustFind("acme/plain", "1.0.0").spec.retention_deadline.has_value());
+  EXPECT_FALSE(MustFind("acme/plain", "1.0.0").spec.retain_until.has_value());
 }
 
 TEST_F(SqliteMetadataStoreTest, UploadRoundTripsEveryField) {
@@ -321,6 +369,7 @@ TEST_F(SqliteMetadataStoreTest, UploadRoundTripsEveryField) {
   u.spec.purposes = {"p"};
   u.spec.lineage = {{"acme/x", "0.1.0", "sha256:00", "derived-from", Kind::kReport}};
   u.spec.retention_deadline = T(1900000000, 1);
+  u.spec.retain_until = T(1890000000, 7);  // kept in the upload's spec JSON until commit
   u.declared_size = 1 << 20;
   u.expected_digest = "sha256:" + std::string(64, '1');
   u.committed_offset = 0;
@@ -1007,6 +1056,7 @@ TEST_F(SqliteMetadataStoreTest, SchemaV1AuditTreeIsMigrated) {
                            "DROP TABLE validation_jobs; DROP TABLE key_revocations;"
                            "ALTER TABLE artifacts DROP COLUMN tombstone;"
                            "ALTER TABLE artifacts DROP COLUMN lineage_notices;"
+                           "ALTER TABLE artifacts DROP COLUMN retain_until;"
                            "CREATE TABLE v1_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
                            "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
                            "INSERT INTO v1_nodes SELECT level, (end_idx >> level) - 1, hash "
@@ -1551,48 +1601,19 @@ TEST_F(SqliteMetadataStoreTest, SchemaV2DatabaseIsMigrated) {
   // A database at schema 2 (built here with this build's first two migrations, as an older
   // build made it), holding an artifact, opens: the artifact reads back without tombstone or
   // notices, and jobs, revocations and tombstones work.
-  store_.reset();
-  std::string old_path = dir_.Join("v2.db");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
-    auto migrations = internal::SqliteMigrations();
-    ASSERT_GE(migrations.size(), 3u);
-    for (size_t v = 0; v < 2; ++v) {
-      std::string sql(migrations[v]);
-      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
-          << sqlite3_errmsg(db);
-    }
-    ASSERT_EQ(sqlite3_exec(db,
-                           "INSERT INTO artifacts (id, name, version, kind, stage, owner_tenant, "
-                           "digest, size_bytes, media_type, description, classification, "
-                           "effective_classification, purposes, lawful_basis, "
-                           "special_category_condition, retention_deadline, retention_action, "
-                           "storage_location, storage_jurisdiction, created_by, manifest, "
-                           "release_requested, create_time, update_time, revision) VALUES "
-                           "('old-1', 'acme/old', '1.0.0', 'model', 'released', 'acme', "
-                           "'sha256:00', 5, 'x', '', 'internal', 'internal', '[]', '', '', "
-                           "1000, 'erase', 'eu-de-1', 'DE', 'acme', '{}', 0, 1, 2, 3);"
-                           "INSERT INTO data_keys VALUES ('old-1', x'01');"
-                           "PRAGMA user_version = 2;",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
-  auto opened = SqliteMetadataStore::Open(old_path);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  store_ = std::move(*opened);
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open_v2(old_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(st, 0), SqliteMetadataStore::SchemaVersion());
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-  }
+  const std::string old_path = dir_.Join("v2.db");
+  OpenDatabaseAtSchema(old_path, 2,
+                       "INSERT INTO artifacts (id, name, version, kind, stage, owner_tenant, "
+                       "digest, size_bytes, media_type, description, classification, "
+                       "effective_classification, purposes, lawful_basis, "
+                       "special_category_condition, retention_deadline, retention_action, "
+                       "storage_location, storage_jurisdiction, created_by, manifest, "
+                       "release_requested, create_time, update_time, revision) VALUES "
+                       "('old-1', 'acme/old', '1.0.0', 'model', 'released', 'acme', "
+                       "'sha256:00', 5, 'x', '', 'internal', 'internal', '[]', '', '', "
+                       "1000, 'erase', 'eu-de-1', 'DE', 'acme', '{}', 0, 1, 2, 3);"
+                       "INSERT INTO data_keys VALUES ('old-1', x'01');");
+  EXPECT_EQ(QueryIntOnDisk(old_path, "PRAGMA user_version"), SqliteMetadataStore::SchemaVersion());
   ArtifactRecord old = MustFind("acme/old", "1.0.0");
   EXPECT_EQ(old.id, "old-1");
   EXPECT_EQ(old.revision, 3);
@@ -1612,6 +1633,60 @@ TEST_F(SqliteMetadataStoreTest, SchemaV2DatabaseIsMigrated) {
   f.retention_deadline_before = T(1700000000);
   f.include_erased = true;
   EXPECT_EQ(Ids(*store_->ListArtifacts(f)), std::vector<std::string>{"old-1"});
+}
+
+TEST_F(SqliteMetadataStoreTest, SchemaV3DatabaseIsMigratedWithoutRetainUntil) {
+  // A database at schema 3 (this build's first three migrations, as an older build made it),
+  // holding an artifact with a stored deadline and an upload opened before the upgrade, opens at
+  // the current schema: the artifact keeps its stored deadline and has no retain_until (whether
+  // the old deadline was the pusher's cannot be told), the upload's spec still reads, and new
+  // artifacts keep their retain_until.
+  // The upload's spec as schema 3 wrote it: no "retainUntil" member.
+  const std::string spec_json =
+      R"({"kind":"dataset","name":"acme/open","version":"1.0.0","mediaType":"x",)"
+      R"("description":"","classification":"personal","effectiveClassification":"personal",)"
+      R"("purposes":[],"lawfulBasis":"consent","specialCategoryCondition":"","lineage":[],)"
+      R"("labels":{},"retentionDeadline":5000000000000000000,"retentionAction":"erase",)"
+      R"("ownerTenant":"acme","storageLocation":"eu-de-1","storageJurisdiction":"DE",)"
+      R"("createdBy":"acme"})";
+  const std::string old_path = dir_.Join("v3.db");
+  OpenDatabaseAtSchema(
+      old_path, 3,
+      "INSERT INTO artifacts (id, name, version, kind, stage, owner_tenant, digest, "
+      "size_bytes, media_type, description, classification, effective_classification, "
+      "purposes, lawful_basis, special_category_condition, retention_deadline, "
+      "retention_action, storage_location, storage_jurisdiction, created_by, manifest, "
+      "release_requested, create_time, update_time, revision) VALUES "
+      "('old-3', 'acme/old3', '1.0.0', 'dataset', 'pending', 'acme', 'sha256:00', 5, 'x', '', "
+      "'personal', 'personal', '[]', 'consent', '', 4000000000000000000, 'erase', 'eu-de-1', "
+      "'DE', 'acme', '{}', 0, 1, 2, 3);"
+      "INSERT INTO data_keys VALUES ('old-3', x'01');"
+      "INSERT INTO uploads (id, name, version, owner_tenant, spec, declared_size, "
+      "expected_digest, committed_offset, state, wrapped_key, blob_header, artifact_id, "
+      "abort_reason, create_time, update_time, expire_time, decision_rule, decision_policy, "
+      "revision) VALUES ('up-old', 'acme/open', '1.0.0', 'acme', '" +
+          spec_json + "', NULL, '', 0, 'open', x'02', x'03', 'art-up-old', '', 1, 2, 3, 'r', 'p', 1);");
+  EXPECT_EQ(QueryIntOnDisk(old_path, "PRAGMA user_version"), SqliteMetadataStore::SchemaVersion());
+  // The old row's new column is NULL, not a copy of its stored deadline.
+  EXPECT_EQ(QueryIntOnDisk(old_path, "SELECT retain_until IS NULL FROM artifacts WHERE id = 'old-3'"),
+            1);
+  EXPECT_GE(SqliteMetadataStore::SchemaVersion(), 4);
+
+  ArtifactRecord old = MustFind("acme/old3", "1.0.0");
+  EXPECT_EQ(old.spec.retention_deadline, FromNanosForTest(4000000000000000000));
+  EXPECT_EQ(old.spec.retention_action, "erase");
+  EXPECT_FALSE(old.spec.retain_until.has_value());
+
+  auto upload = store_->FindUpload("up-old");
+  ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+  ASSERT_TRUE(upload->has_value());
+  EXPECT_EQ((*upload)->spec.retention_deadline, FromNanosForTest(5000000000000000000));
+  EXPECT_FALSE((*upload)->spec.retain_until.has_value());
+
+  ArtifactRecord fresh = Artifact("id-new", "acme/new", "1.0.0");
+  fresh.spec.retain_until = T(1750000000, 42);
+  Insert(fresh);
+  EXPECT_EQ(MustFind("acme/new", "1.0.0").spec.retain_until, T(1750000000, 42));
 }
 
 TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFileKeepOneChainedLog) {
