@@ -398,15 +398,30 @@ struct DatasetOnDevice {
 };
 
 // Where one batch's predictions go: device buffers that the head writes, pinned host buffers
-// that the copy stream fills from them, and the events that order the two.
+// that the copy stream fills from them, and the events that order the two. A batch of n rows
+// keeps its n predictions (int32) and then its n margins (float) back to back in `rows_out`, so
+// that one copy brings both to the host.
 struct OutputSlot {
-  DeviceMemory predictions, margins, probabilities;
-  PinnedMemory host_predictions, host_margins, host_probabilities;
+  DeviceMemory rows_out, probabilities;
+  PinnedMemory host_rows_out, host_probabilities;
   EventPtr computed;     // on the compute stream: the head has written this slot
   EventPtr copied;       // on the copy stream: the host buffers hold it
   bool pending = false;  // a copy was enqueued that Drain has not collected yet
   int64_t first_row = 0;
   int64_t rows = 0;
+
+  static constexpr size_t kBytesPerRow = sizeof(int32_t) + sizeof(float);
+  int32_t* predictions() const { return rows_out.as<int32_t>(); }
+  float* margins(int64_t n) const { return reinterpret_cast<float*>(rows_out.as<int32_t>() + n); }
+  const int32_t* host_predictions() const { return host_rows_out.as<int32_t>(); }
+  const float* host_margins(int64_t n) const {
+    return reinterpret_cast<const float*>(host_rows_out.as<int32_t>() + n);
+  }
+  // Enqueues the copy of a batch of n rows' predictions and margins to the host on `stream`.
+  cudaError_t CopyRowsOut(int64_t n, cudaStream_t stream) const {
+    return cudaMemcpyAsync(host_rows_out.as<void>(), rows_out.as<void>(),
+                           static_cast<size_t>(n) * kBytesPerRow, cudaMemcpyDeviceToHost, stream);
+  }
 };
 
 // The per-batch buffers, sized for `capacity` rows.
@@ -868,10 +883,11 @@ Result<Workspace> CudaBackend::AllocateWorkspace(int64_t capacity, bool probabil
                            DeviceMemory::Allocate(rows * hidden * 2, &held_, "BF16 activations"));
     }
     OutputSlot& slot = w.slots[i];
-    SOV_ASSIGN_OR_RETURN(slot.predictions, DeviceMemory::Allocate(rows * 4, &held_, "predictions"));
-    SOV_ASSIGN_OR_RETURN(slot.margins, DeviceMemory::Allocate(rows * 4, &held_, "margins"));
-    SOV_ASSIGN_OR_RETURN(slot.host_predictions, PinnedMemory::Allocate(rows * 4, "predictions"));
-    SOV_ASSIGN_OR_RETURN(slot.host_margins, PinnedMemory::Allocate(rows * 4, "margins"));
+    SOV_ASSIGN_OR_RETURN(slot.rows_out,
+                         DeviceMemory::Allocate(rows * OutputSlot::kBytesPerRow, &held_,
+                                                "predictions and margins"));
+    SOV_ASSIGN_OR_RETURN(slot.host_rows_out, PinnedMemory::Allocate(rows * OutputSlot::kBytesPerRow,
+                                                                    "predictions and margins"));
     if (probabilities) {
       SOV_ASSIGN_OR_RETURN(slot.probabilities,
                            DeviceMemory::Allocate(rows * classes * 4, &held_, "probabilities"));
@@ -1183,11 +1199,7 @@ Status CudaBackend::EnqueueCopyBack(OutputSlot& slot, int64_t first_row, int64_t
   SOV_CUDA_RETURN_IF_ERROR(cudaEventRecord(slot.computed.get(), compute_.get()));
   SOV_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(copy_.get(), slot.computed.get(), 0));
   const auto n = static_cast<size_t>(rows);
-  SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.host_predictions.as<void>(),
-                                           slot.predictions.as<void>(), n * sizeof(int32_t),
-                                           cudaMemcpyDeviceToHost, copy_.get()));
-  SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.host_margins.as<void>(), slot.margins.as<void>(),
-                                           n * sizeof(float), cudaMemcpyDeviceToHost, copy_.get()));
+  SOV_CUDA_RETURN_IF_ERROR(slot.CopyRowsOut(rows, copy_.get()));
   if (probabilities) {
     SOV_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(slot.host_probabilities.as<void>(), slot.probabilities.as<void>(),
@@ -1208,9 +1220,8 @@ Status CudaBackend::Drain(OutputSlot& slot, RunOutput& output) {
   slot.pending = false;
   const auto first = static_cast<size_t>(slot.first_row);
   const auto n = static_cast<size_t>(slot.rows);
-  std::memcpy(output.predictions.data() + first, slot.host_predictions.as<int32_t>(),
-              n * sizeof(int32_t));
-  std::memcpy(output.margins.data() + first, slot.host_margins.as<float>(), n * sizeof(float));
+  std::memcpy(output.predictions.data() + first, slot.host_predictions(), n * sizeof(int32_t));
+  std::memcpy(output.margins.data() + first, slot.host_margins(slot.rows), n * sizeof(float));
   if (!output.probabilities.empty()) {
     const auto classes = static_cast<size_t>(model_.classes);
     std::memcpy(output.probabilities.data() + first * classes, slot.host_probabilities.as<float>(),
@@ -1266,8 +1277,8 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
     OutputSlot& slot = work_.slots[k % 2];
     SOV_RETURN_IF_ERROR(Drain(slot, output));  // batch k-2's copy: its device buffers are free
     cuda::HeadArgs head;
-    head.predictions = slot.predictions.as<int32_t>();
-    head.margins = slot.margins.as<float>();
+    head.predictions = slot.predictions();
+    head.margins = slot.margins(n);
     head.probabilities = probabilities ? slot.probabilities.as<float>() : nullptr;
     head.labels = dataset_.labels.as<int32_t>() + first;
     head.groups =
@@ -1376,17 +1387,12 @@ Result<std::vector<double>> CudaBackend::TimeBatches(int64_t batch, int warmup, 
     for (int64_t first = 0; first < batch; first += chunk) {
       const int64_t n = std::min(chunk, batch - first);
       cuda::HeadArgs head;
-      head.predictions = slot.predictions.as<int32_t>();
-      head.margins = slot.margins.as<float>();
+      head.predictions = slot.predictions();
+      head.margins = slot.margins(n);
       SOV_RETURN_IF_ERROR(Forward(x + first * dataset_.cols,
                                   x16 != nullptr ? x16 + first * dataset_.cols : nullptr, first, n,
                                   nullptr, head));
-      SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.host_predictions.as<void>(),
-                                               slot.predictions.as<void>(), n * sizeof(int32_t),
-                                               cudaMemcpyDeviceToHost, compute_.get()));
-      SOV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.host_margins.as<void>(),
-                                               slot.margins.as<void>(), n * sizeof(float),
-                                               cudaMemcpyDeviceToHost, compute_.get()));
+      SOV_CUDA_RETURN_IF_ERROR(slot.CopyRowsOut(n, compute_.get()));
     }
     SOV_CUDA_RETURN_IF_ERROR(cudaEventRecord(stop.get(), compute_.get()));
     SOV_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(stop.get()));
