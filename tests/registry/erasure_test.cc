@@ -24,20 +24,7 @@ using Json = nlohmann::json;
 constexpr char kMarker[] = "PLAINTEXT-MARKER-3f9a1c";
 
 ArtifactSpec Spec(Kind kind, const std::string& name, const std::string& version) {
-  ArtifactSpec spec;
-  spec.kind = kind;
-  spec.name = name;
-  spec.version = version;
-  spec.media_type = "application/octet-stream";
-  spec.classification = "personal";
-  spec.effective_classification = "personal";
-  spec.purposes = {"fraud-detection"};
-  spec.lawful_basis = "contract";
-  spec.owner_tenant = "acme";
-  spec.storage_location = kLocation;
-  spec.storage_jurisdiction = "DE";
-  spec.created_by = "acme";
-  return spec;
+  return TestSpec(kind, name, version);
 }
 
 Actor Officer() {
@@ -50,14 +37,7 @@ Actor Officer() {
 }
 
 AuditEvent Decision(const std::string& action) {
-  AuditEvent event;
-  event.type = "DECISION";
-  event.request_id = "req-erase";
-  event.action = action;
-  event.effect = "allow";
-  event.rule_id = "compliance-erase";
-  event.policy_digest = "sha256:" + std::string(64, 'c');
-  return event;
+  return AllowDecision(action, "compliance-erase", "req-erase", 'c');
 }
 
 class ErasureTest : public RegistryFixture {

@@ -2,7 +2,7 @@
 // validation_test.cc) share: a fresh temporary directory holding a real SQLite store (meta.db)
 // and a LocalBlobStore (blobs-de, location kLocation in DE), an AuditLog and a Registry over them
 // with a random master key and registry signing key; plus helpers to push an artifact and to
-// read the audit log back. Each test file derives its own fixture from it and adds what only it
+// read the audit log back, and a spec and a DECISION entry to start from. Each test file derives its own fixture from it and adds what only it
 // needs. One fixture per test, used from the test's thread; the Registry it holds is
 // thread-safe.
 #pragma once
@@ -37,6 +37,39 @@ inline Actor TenantActor() {
   actor.principal = {{"tenantId", "acme"}, {"authMethod", "token"}, {"credential", "tok-1"}};
   actor.request_id = "req-1";
   return actor;
+}
+
+// Returns acme's artifact name@version of `kind` in the fixture's location: personal data for
+// fraud-detection under contract, created by acme. Tests change what they need.
+inline ArtifactSpec TestSpec(Kind kind, const std::string& name, const std::string& version) {
+  ArtifactSpec spec;
+  spec.kind = kind;
+  spec.name = name;
+  spec.version = version;
+  spec.media_type = "application/octet-stream";
+  spec.classification = "personal";
+  spec.effective_classification = "personal";
+  spec.purposes = {"fraud-detection"};
+  spec.lawful_basis = "contract";
+  spec.owner_tenant = "acme";
+  spec.storage_location = kLocation;
+  spec.storage_jurisdiction = "DE";
+  spec.created_by = "acme";
+  return spec;
+}
+
+// Returns the gateway's DECISION entry allowing `action` by rule `rule_id` in request
+// `request_id`, under a policy whose digest is 64 times `digest_fill`.
+inline AuditEvent AllowDecision(const std::string& action, const std::string& rule_id,
+                                const std::string& request_id = "req-1", char digest_fill = 'b') {
+  AuditEvent event;
+  event.type = "DECISION";
+  event.request_id = request_id;
+  event.action = action;
+  event.effect = "allow";
+  event.rule_id = rule_id;
+  event.policy_digest = "sha256:" + std::string(64, digest_fill);
+  return event;
 }
 
 class RegistryFixture : public ::testing::Test {

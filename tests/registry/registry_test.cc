@@ -42,33 +42,12 @@ std::string Bytes(int64_t size, uint32_t seed = 1) {
 std::string DigestOf(std::string_view data) { return crypto::Sha256Of(data).ToString(); }
 
 ArtifactSpec Spec(const std::string& version, const std::string& name = "acme/fraud/data") {
-  ArtifactSpec spec;
-  spec.kind = Kind::kDataset;
-  spec.name = name;
-  spec.version = version;
-  spec.media_type = "application/octet-stream";
-  spec.classification = "personal";
-  spec.effective_classification = "personal";
-  spec.purposes = {"fraud-detection"};
-  spec.lawful_basis = "contract";
+  ArtifactSpec spec = TestSpec(Kind::kDataset, name, version);
   spec.labels = {{"team", "fraud"}};
-  spec.owner_tenant = "acme";
-  spec.storage_location = kLocation;
-  spec.storage_jurisdiction = "DE";
-  spec.created_by = "acme";
   return spec;
 }
 
-AuditEvent Decision(const std::string& action) {
-  AuditEvent event;
-  event.type = "DECISION";
-  event.request_id = "req-1";
-  event.action = action;
-  event.effect = "allow";
-  event.rule_id = "ml-push";
-  event.policy_digest = "sha256:" + std::string(64, 'b');
-  return event;
-}
+AuditEvent Decision(const std::string& action) { return AllowDecision(action, "ml-push"); }
 
 class RegistryTest : public RegistryFixture {
  protected:

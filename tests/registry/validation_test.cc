@@ -33,19 +33,12 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
+// Internal data, which needs no lawful basis.
 ArtifactSpec Spec(const std::string& name, const std::string& version, Kind kind) {
-  ArtifactSpec spec;
-  spec.kind = kind;
-  spec.name = name;
-  spec.version = version;
-  spec.media_type = "application/octet-stream";
+  ArtifactSpec spec = TestSpec(kind, name, version);
   spec.classification = "internal";
   spec.effective_classification = "internal";
-  spec.purposes = {"fraud-detection"};
-  spec.owner_tenant = "acme";
-  spec.storage_location = kLocation;
-  spec.storage_jurisdiction = "DE";
-  spec.created_by = "acme";
+  spec.lawful_basis.clear();
   return spec;
 }
 
@@ -55,16 +48,7 @@ Actor WorkerActor() {
   return actor;
 }
 
-AuditEvent Decision(const std::string& action) {
-  AuditEvent event;
-  event.type = "DECISION";
-  event.request_id = "req-1";
-  event.action = action;
-  event.effect = "allow";
-  event.rule_id = "ml-validate";
-  event.policy_digest = "sha256:" + std::string(64, 'b');
-  return event;
-}
+AuditEvent Decision(const std::string& action) { return AllowDecision(action, "ml-validate"); }
 
 Registry::Transition ToReleased() {
   Registry::Transition t;
