@@ -190,6 +190,13 @@ policy::Artifact PolicyArtifact(const registry::ArtifactRecord& record) {
   return a;
 }
 
+void FillLineageEntry(const registry::ArtifactRecord& parent, policy::LineageEntry& entry) {
+  entry.classification = parent.spec.effective_classification.empty()
+                             ? parent.spec.classification
+                             : parent.spec.effective_classification;
+  entry.purposes = parent.spec.purposes;
+}
+
 namespace {
 
 // Everything of ArtifactToProto but the manifest digest, which needs the envelope parsed.

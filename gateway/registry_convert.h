@@ -38,6 +38,9 @@ sov::v1::LineageRelation RelationToProto(std::string_view name);
 // the engine derives the effective classification).
 policy::Artifact PolicyArtifact(const registry::ArtifactRecord& record);
 policy::Artifact PolicyArtifact(const registry::ArtifactSpec& spec);
+// Fills a lineage entry in with what the engine needs of its parent: the parent's effective
+// classification (its declared one when none was derived) and its purposes, as stored.
+void FillLineageEntry(const registry::ArtifactRecord& parent, policy::LineageEntry& entry);
 
 // Records to protos.
 void ArtifactToProto(const registry::ArtifactRecord& record, sov::v1::Artifact* out);

@@ -188,11 +188,7 @@ policy::Artifact ArtifactCatalog::PolicyView(const ArtifactRecord& record) const
   policy::Artifact view = PolicyArtifact(record);
   for (policy::LineageEntry& entry : view.lineage) {
     const ArtifactRecord* parent = Find(entry.name, entry.version);
-    if (parent == nullptr) continue;
-    entry.classification = parent->spec.effective_classification.empty()
-                               ? parent->spec.classification
-                               : parent->spec.effective_classification;
-    entry.purposes = parent->spec.purposes;
+    if (parent != nullptr) FillLineageEntry(*parent, entry);
   }
   return view;
 }

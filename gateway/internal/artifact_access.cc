@@ -22,11 +22,7 @@ Status NotFoundFor(std::string_view name, std::string_view version) {
 void FillLineage(registry::Registry& registry, policy::Artifact& artifact) {
   for (policy::LineageEntry& entry : artifact.lineage) {
     Result<ArtifactRecord> parent = registry.Get(entry.name, entry.version);
-    if (!parent.ok()) continue;
-    entry.classification = parent->spec.effective_classification.empty()
-                               ? parent->spec.classification
-                               : parent->spec.effective_classification;
-    entry.purposes = parent->spec.purposes;
+    if (parent.ok()) FillLineageEntry(*parent, entry);
   }
 }
 
