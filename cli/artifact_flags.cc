@@ -6,6 +6,7 @@
 #include <google/protobuf/descriptor.h>
 
 #include "cli/artifact_ref.h"
+#include "cli/proto_interop.h"
 
 namespace sov::cli {
 namespace internal {
@@ -156,6 +157,10 @@ Result<v1::ArtifactSpec> BuildArtifactSpec(const PushFlags& flags,
   spec.set_media_type(flags.media_type);
   spec.set_description(flags.description);
   spec.set_storage_location(flags.location);
+  if (!flags.retain_until.empty()) {
+    SOV_ASSIGN_OR_RETURN(*spec.mutable_retain_until(),
+                         ParseTimeOrDurationFromNow("--retain-until", flags.retain_until));
+  }
   return spec;
 }
 

@@ -11,8 +11,6 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "cli/artifact_flags.h"
 #include "cli/commands.h"
 #include "cli/durable_file.h"
@@ -38,33 +36,6 @@ std::string Location(const v1::SourceLocation& location) {
   if (location.line() > 0) out += ":" + std::to_string(location.line());
   if (location.column() > 0) out += ":" + std::to_string(location.column());
   return out;
-}
-
-// "30d", "12h", "2w", "90m" from now, or an RFC 3339 time or date.
-Result<google::protobuf::Timestamp> ParseHorizon(std::string_view text) {
-  static constexpr std::pair<char, int64_t> kUnits[] = {
-      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
-  if (text.size() >= 2 && text.size() <= 8) {
-    const std::string_view digits = text.substr(0, text.size() - 1);
-    bool numeric = true;
-    for (char c : digits) numeric = numeric && c >= '0' && c <= '9';
-    for (const auto& [unit, seconds] : kUnits) {
-      if (!numeric || text.back() != unit) continue;
-      const int64_t amount = std::stoll(std::string(digits));
-      const auto now = std::chrono::system_clock::now();
-      const int64_t micros =
-          std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() +
-          amount * seconds * 1'000'000;
-      return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
-    }
-  }
-  Result<google::protobuf::Timestamp> at = ParseTimestamp("--horizon", text);
-  if (!at.ok()) {
-    return InvalidArgument("--horizon: '" + std::string(text) +
-                           "' is neither a duration from now (a whole number and s, m, h, d or "
-                           "w, e.g. 30d) nor a date or RFC 3339 time (2027-01-31)");
-  }
-  return at;
 }
 
 // ---- retention plan ----
@@ -103,7 +74,7 @@ std::vector<std::string> PlanRow(const v1::RetentionItem& item) {
 int RunPlan(const CommandLine& cli, const PlanOptions& opts) {
   v1::GetRetentionPlanRequest request;
   if (!opts.horizon.empty()) {
-    Result<google::protobuf::Timestamp> horizon = ParseHorizon(opts.horizon);
+    Result<google::protobuf::Timestamp> horizon = ParseTimeOrDurationFromNow("--horizon", opts.horizon);
     if (!horizon.ok()) return ReportUsageError(*cli.err, "retention plan", horizon.status().message());
     *request.mutable_horizon() = *horizon;
   }

@@ -476,6 +476,11 @@ void AddPushCommand(CLI::App& app, CommandLine& cli) {
   cmd->add_option("--location", spec.location,
                   "Storage location wanted, e.g. eu-de-1 [the first the residency rules allow]")
       ->option_text("ID");
+  cmd->add_option("--retain-until", spec.retain_until,
+                  "Keep the artifact no longer than TIME: the gateway erases it at TIME or at the "
+                  "policy's retention deadline, whichever is first. TIME is a date (midnight UTC), "
+                  "an RFC 3339 time, or a duration from now (90d, 12h, 2w)")
+      ->option_text("TIME");
   cmd->add_flag("--no-progress", opts->no_progress,
                 "No progress bar (it is drawn on stderr only when stderr is a terminal)");
   cmd->footer(
@@ -490,7 +495,7 @@ void AddPushCommand(CLI::App& app, CommandLine& cli) {
       "Examples:\n"
       "  sovctl push train.safetensors --kind dataset --name acme-ml/fraud/train --version 1.0.0 \\\n"
       "    --classification personal --lawful-basis contract --purpose fraud-detection \\\n"
-      "    --label team=fraud --location eu-de-1\n"
+      "    --label team=fraud --location eu-de-1 --retain-until 2027-06-30\n"
       "  sovctl push model.safetensors --kind model --name acme-ml/fraud/classifier \\\n"
       "    --version 1.4.0 --trained-on acme-ml/fraud/train@1.0.0 \\\n"
       "    --validated-on acme-ml/fraud/holdout@1.0.0 --purpose fraud-detection");

@@ -1,6 +1,8 @@
 #include "cli/proto_interop.h"
 
 #include <chrono>
+#include <cstdint>
+#include <utility>
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -71,6 +73,38 @@ Result<google::protobuf::Timestamp> ParseTimestamp(std::string_view flag, std::s
                            "' is not an RFC 3339 time, e.g. 2026-11-29T14:45:28Z or 2026-11-29");
   }
   return t;
+}
+
+Result<google::protobuf::Timestamp> ParseTimeOrDurationFromNow(std::string_view flag,
+                                                               std::string_view text) {
+  static constexpr std::pair<char, int64_t> kUnits[] = {
+      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+  // At most 7 digits, so that the microseconds below cannot overflow.
+  if (text.size() >= 2 && text.size() <= 8) {
+    const std::string_view digits = text.substr(0, text.size() - 1);
+    bool numeric = true;
+    for (char c : digits) numeric = numeric && c >= '0' && c <= '9';
+    for (const auto& [unit, seconds] : kUnits) {
+      if (!numeric || text.back() != unit) continue;
+      const int64_t amount = std::stoll(std::string(digits));
+      const auto now = std::chrono::system_clock::now();
+      const int64_t micros =
+          std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() +
+          amount * seconds * 1'000'000;
+      if (micros / 1'000'000 > google::protobuf::util::TimeUtil::kTimestampMaxSeconds) {
+        return InvalidArgument(std::string(flag) + ": '" + std::string(text) +
+                               "' from now is past the year 9999");
+      }
+      return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
+    }
+  }
+  Result<google::protobuf::Timestamp> at = ParseTimestamp(flag, text);
+  if (!at.ok()) {
+    return InvalidArgument(std::string(flag) + ": '" + std::string(text) +
+                           "' is neither a duration from now (a whole number and s, m, h, d or "
+                           "w, e.g. 30d) nor a date or RFC 3339 time (2027-01-31)");
+  }
+  return at;
 }
 
 }  // namespace sov::cli

@@ -40,4 +40,10 @@ std::string TimestampText(const google::protobuf::Timestamp& t);
 // ("2026-11-29", meaning midnight UTC). INVALID_ARGUMENT naming `flag` otherwise.
 Result<google::protobuf::Timestamp> ParseTimestamp(std::string_view flag, std::string_view text);
 
+// Parses a duration from now, a whole number and s, m, h, d or w ("90d" is now + 90 days), or a
+// time as ParseTimestamp does. INVALID_ARGUMENT naming `flag` and both forms otherwise, or when
+// the result is past the end of year 9999 (the last time a Timestamp holds).
+Result<google::protobuf::Timestamp> ParseTimeOrDurationFromNow(std::string_view flag,
+                                                               std::string_view text);
+
 }  // namespace sov::cli

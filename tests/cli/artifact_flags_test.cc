@@ -1,12 +1,19 @@
 // Shows how sovctl's enum words map to the API's enums and how push's flags become an ArtifactSpec, with refusals that name the flag.
 #include "cli/artifact_flags.h"
 
+#include <cstdint>
+#include <string>
+
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
+
+#include "cli/proto_interop.h"
 
 namespace sov::cli {
 namespace {
 
+using ::google::protobuf::util::TimeUtil;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -101,6 +108,46 @@ TEST(BuildArtifactSpec, MinimalDataset) {
   ASSERT_EQ(spec->lineage_size(), 1);
   EXPECT_EQ(spec->lineage(0).relation(), v1::LINEAGE_RELATION_DERIVED_FROM);
   EXPECT_TRUE(spec->storage_location().empty());
+  EXPECT_FALSE(spec->has_retain_until());
+}
+
+// --retain-until takes a date (midnight UTC), an RFC 3339 time or a duration from now.
+TEST(BuildArtifactSpec, RetainUntil) {
+  PushFlags flags = ModelFlags();
+  flags.retain_until = "2027-06-30";
+  Result<v1::ArtifactSpec> spec = BuildArtifactSpec(flags);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_TRUE(spec->has_retain_until());
+  EXPECT_EQ(spec->retain_until().seconds(), 1814313600);  // 2027-06-30T00:00:00Z
+  EXPECT_EQ(TimestampText(spec->retain_until()), "2027-06-30T00:00:00Z");
+
+  flags.retain_until = "2027-06-30T12:00:00+02:00";
+  spec = BuildArtifactSpec(flags);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(TimestampText(spec->retain_until()), "2027-06-30T10:00:00Z");
+
+  flags.retain_until = "90d";
+  const int64_t before = TimeUtil::GetCurrentTime().seconds();
+  spec = BuildArtifactSpec(flags);
+  const int64_t after = TimeUtil::GetCurrentTime().seconds();
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_GE(spec->retain_until().seconds(), before + 90 * 86400);
+  EXPECT_LE(spec->retain_until().seconds(), after + 90 * 86400);
+
+  EXPECT_FALSE(BuildArtifactSpec(ModelFlags())->has_retain_until());
+}
+
+// A --retain-until that is neither a time nor a duration is refused naming the flag and both forms.
+TEST(BuildArtifactSpec, RetainUntilRefused) {
+  for (const char* text : {"soon", "2027-13-01", "90", "90y", "-5d", "9999999d"}) {
+    PushFlags flags = ModelFlags();
+    flags.retain_until = text;
+    Result<v1::ArtifactSpec> spec = BuildArtifactSpec(flags);
+    ASSERT_FALSE(spec.ok()) << text;
+    EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(spec.status().message(),
+                HasSubstr("--retain-until: '" + std::string(text) + "'"));
+  }
 }
 
 // Each malformed flag is refused with the flag's name in front.

@@ -77,8 +77,20 @@ TEST_F(SovctlRegistryTest, ArgumentErrorsAreUsageErrors) {
   ExpectUsageError({"push", "data.bin", "--kind", "dataset", "--name", "acme-ml/train",
                     "--version", "1.0", "--trained-on", "acme-ml/x@1.0.0"},
                    "--version: version '1.0'", "push");
+  ExpectUsageError({"push", "data.bin", "--kind", "dataset", "--name", "acme-ml/train",
+                    "--version", "1.0.0", "--retain-until", "soon"},
+                   "--retain-until: 'soon' is neither a duration from now", "push");
   ExpectUsageError({"audit", "query", "--since", "yesterday"}, "not an RFC 3339 time",
                    "audit query");
+}
+
+// push --help teaches --retain-until: what it keeps, and that the earlier deadline wins.
+TEST_F(SovctlRegistryTest, PushHelpTeachesRetainUntil) {
+  SovctlRun run = Sovctl({"push", "--help"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("--retain-until TIME"));
+  EXPECT_THAT(run.out, HasSubstr("Keep the artifact no longer than TIME"));
+  EXPECT_THAT(run.out, HasSubstr("whichever is first"));
 }
 
 // CLI11's own checks cover enum words and missing required flags.

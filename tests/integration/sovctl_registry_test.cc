@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "crypto/dsse.h"
 #include "crypto/sha256.h"
 #include "tests/testing/process.h"
 #include "tests/testing/temp_dir.h"
@@ -124,6 +125,31 @@ TEST_F(SovctlEndToEndTest, PushListShowPullVerify) {
                        "fraud-detection"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.err, HasSubstr("ALREADY_EXISTS"));
+}
+
+// --retain-until reaches the gateway: internal data has no retention rule in the dev policy, so
+// the artifact's deadline is the pusher's (erase), and the signed manifest records it as asked.
+TEST_F(SovctlEndToEndTest, PushWithRetainUntil) {
+  const std::string file = WriteRandomFile("data.bin", 0, 3);
+  auto pushed = Sovctl({"push", file, "--kind", "dataset", "--name", "acme-ml/fraud/scratch",
+                        "--version", "1.0.0", "--classification", "internal", "--purpose",
+                        "fraud-detection", "--retain-until", "2030-01-31", "--no-progress"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+
+  auto shown = Sovctl({"show", "acme-ml/fraud/scratch@1.0.0", "--output", "json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  nlohmann::json doc = nlohmann::json::parse(shown.out);
+  EXPECT_EQ(doc["artifact"]["retentionDeadline"], "2030-01-31T00:00:00Z");
+  EXPECT_EQ(doc["artifact"]["retentionAction"], "RETENTION_ACTION_ERASE");
+  Result<std::string> payload =
+      crypto::Base64Decode(doc["manifest"]["payload"].get<std::string>());
+  ASSERT_TRUE(payload.ok()) << payload.status().message();
+  nlohmann::json statement = nlohmann::json::parse(*payload);
+  EXPECT_EQ(statement["predicate"]["retention"]["retainUntil"], "2030-01-31T00:00:00Z");
+
+  auto text = Sovctl({"show", "acme-ml/fraud/scratch@1.0.0"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("2030-01-31T00:00:00Z (erase)"));
 }
 
 // Returns the size of the largest staging file under the dev blob directories.
