@@ -17,7 +17,8 @@
 #      the fast ones first, each followed by the same run with SOV_GPU_EVAL_AUTOTUNE=1 (no torch),
 #      which says whether timing cuBLASLt's candidates should become the default;
 #   5. where the image has Nsight Systems: a short fast BF16 run under `nsys profile --stats`;
-#   6. gpu_eval_bench on the CPU backend (its built-in sgemm there) beside torch, briefly.
+#   6. gpu_eval_bench on the CPU backend beside torch, briefly, and again with the built-in sgemm
+#      forced (SOV_GPU_EVAL_CPU_GEMM=builtin), without torch.
 # Everything goes to $OUT: log.txt (all output), one log per step, bench-*.json, summary.txt.
 # SOV_DEVICE_BUILD_DIR (default build/gpu) and SOV_BENCH_WORK_DIR (the generated model and data,
 # default /tmp/gpu_eval_bench_work) move the two directories it writes outside $OUT.
@@ -130,10 +131,16 @@ if [[ -x $BENCH ]]; then
   else
     note "no nsys on this machine: no kernel profile"
   fi
-  # The CPU backend without OpenBLAS (its built-in sgemm) beside torch on the same 16 cores.
+  # The CPU backend (OpenBLAS where the image has it, else its built-in sgemm) beside torch on
+  # the same 16 cores.
   step bench-cpu 60 "$BENCH" --backend cpu --rows 16384 --batch 1 --batch 1024 --seconds 0.5 \
     --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" --peer-timeout 30 \
     --out "$OUT/bench-cpu.json"
+  # The same with the built-in sgemm forced, without torch: on 2026-11-29 the CPU backend lost to
+  # torch at batch 1,024 on this machine's 16 cores (0.71x) with OpenBLAS; is the GEMM the cause?
+  step bench-cpu-builtin 40 env SOV_GPU_EVAL_CPU_GEMM=builtin "$BENCH" --backend cpu \
+    --rows 16384 --batch 1 --batch 1024 --seconds 0.5 --threads 16 --work-dir "$WORK_DIR" \
+    --no-peer --out "$OUT/bench-cpu-builtin.json"
 else
   note "no $BENCH: the build failed"
   echo "bench not built" >> "$SUMMARY"
