@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/time.h"
 
 namespace sov::registry {
 
@@ -74,6 +75,12 @@ class BlobStore {
   // For startup cleanup: the upload ids with a staging object, and the ids of every blob.
   virtual Result<std::vector<std::string>> ListStaging(const std::string& location) = 0;
   virtual Result<std::vector<std::string>> ListBlobs(const std::string& location) = 0;
+  // For startup cleanup: when a staging object, or a blob, was last written (a blob keeps the
+  // time of its staging object's last write). NOT_FOUND when absent.
+  virtual Result<SystemTime> StagingWriteTime(const std::string& location,
+                                              const std::string& upload_id) = 0;
+  virtual Result<SystemTime> BlobWriteTime(const std::string& location,
+                                           const std::string& blob_id) = 0;
 };
 
 }  // namespace sov::registry

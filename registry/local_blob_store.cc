@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
@@ -387,6 +388,36 @@ Status LocalBlobStore::Delete(const std::string& location, const std::string& bl
     return ErrnoStatus("cannot delete", path, errno);
   }
   return SyncDirectory(FanOutDir(dir, blob_id));
+}
+
+namespace {
+
+// The file's modification time; NOT_FOUND naming `what` and `id` when it is absent.
+Result<SystemTime> WriteTimeOf(const std::string& path, std::string_view what,
+                               const std::string& id) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return NotFound(std::string(what) + " " + id + " does not exist");
+    return ErrnoStatus("cannot stat", path, errno);
+  }
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+}
+
+}  // namespace
+
+Result<SystemTime> LocalBlobStore::StagingWriteTime(const std::string& location,
+                                                    const std::string& upload_id) {
+  SOV_RETURN_IF_ERROR(CheckId("upload id", upload_id));
+  SOV_ASSIGN_OR_RETURN(std::string dir, DirectoryOf(location));
+  return WriteTimeOf(StagingPath(dir, upload_id), "staging object of upload", upload_id);
+}
+
+Result<SystemTime> LocalBlobStore::BlobWriteTime(const std::string& location,
+                                                 const std::string& blob_id) {
+  SOV_RETURN_IF_ERROR(CheckId("blob id", blob_id));
+  SOV_ASSIGN_OR_RETURN(std::string dir, DirectoryOf(location));
+  return WriteTimeOf(BlobPath(dir, blob_id), "blob", blob_id);
 }
 
 Result<std::vector<std::string>> LocalBlobStore::ListStaging(const std::string& location) {

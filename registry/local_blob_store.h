@@ -44,6 +44,10 @@ class LocalBlobStore final : public BlobStore {
   Status Delete(const std::string& location, const std::string& blob_id) override;
   Result<std::vector<std::string>> ListStaging(const std::string& location) override;
   Result<std::vector<std::string>> ListBlobs(const std::string& location) override;
+  Result<SystemTime> StagingWriteTime(const std::string& location,
+                                      const std::string& upload_id) override;
+  Result<SystemTime> BlobWriteTime(const std::string& location,
+                                   const std::string& blob_id) override;
 
  private:
   explicit LocalBlobStore(std::vector<LocalBlobLocation> locations);

@@ -1,6 +1,8 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <utility>
 
 #include "common/hex.h"
@@ -738,9 +740,23 @@ Result<int> Registry::Recover() {
   running.states = {JobState::kRunning};
   running.limit = 0;
   SOV_ASSIGN_OR_RETURN(std::vector<JobRecord> running_jobs, store_->ListJobs(running));
-  const bool live_lease =
-      std::any_of(running_jobs.begin(), running_jobs.end(),
-                  [&](const JobRecord& job) { return job.lease_expire_time > now; });
+  // While a worker (maybe in another process) holds a live job lease, the report it writes is
+  // first a generated staging object and then an unreferenced blob until its job completes. Both
+  // were written after the worker claimed the job, so only objects written since the earliest
+  // claim among the live leases are kept (a second of slack for the file system's clock);
+  // everything older is an orphan whatever the leases.
+  std::optional<SystemTime> oldest_live_claim;
+  for (const JobRecord& job : running_jobs) {
+    if (job.lease_expire_time <= now) continue;
+    if (!oldest_live_claim.has_value() || job.start_time < *oldest_live_claim) {
+      oldest_live_claim = job.start_time;
+    }
+  }
+  auto may_be_live_report = [&](Result<SystemTime> written) {
+    if (!oldest_live_claim.has_value()) return false;
+    // When the time cannot be read, keep the object: the next start looks again.
+    return !written.ok() || *written + std::chrono::seconds(1) >= *oldest_live_claim;
+  };
   for (const std::string& location : blobs_->Locations()) {
     SOV_ASSIGN_OR_RETURN(std::vector<std::string> staging, blobs_->ListStaging(location));
     std::set<std::string> staged(staging.begin(), staging.end());
@@ -763,8 +779,11 @@ Result<int> Registry::Recover() {
           })) {
         continue;  // aborted above, staging removed with it
       }
-      // A report being written by a worker that holds a live lease (see below).
-      if (live_lease && upload_id.rfind(internal::kGeneratedStagingPrefix, 0) == 0) continue;
+      // A report being written by a worker that holds a live lease (see above).
+      if (upload_id.rfind(internal::kGeneratedStagingPrefix, 0) == 0 &&
+          may_be_live_report(blobs_->StagingWriteTime(location, upload_id))) {
+        continue;
+      }
       SOV_RETURN_IF_ERROR(blobs_->DiscardStaging(location, upload_id));
       ++removed;
     }
@@ -779,9 +798,11 @@ Result<int> Registry::Recover() {
           artifact->spec.storage_location == location) {
         continue;
       }
-      // While a worker (maybe in another process) holds a live job lease, an unreferenced blob
-      // may be the report it is about to commit: leave those for a later start.
-      if (!artifact.has_value() && live_lease) continue;
+      // An unreferenced blob written since a live lease's claim may be the report its worker is
+      // about to commit: leave it for a later start.
+      if (!artifact.has_value() && may_be_live_report(blobs_->BlobWriteTime(location, blob_id))) {
+        continue;
+      }
       SOV_RETURN_IF_ERROR(blobs_->Delete(location, blob_id));
       ++removed;
     }

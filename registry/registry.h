@@ -87,9 +87,10 @@ class Registry {
   // Startup recovery, before serving: deletes staging objects of uploads that are not open and
   // blobs that no artifact references (left by a crash between publish and commit) or that
   // belong to erased artifacts, aborts open uploads whose staging object is gone, and aborts
-  // expired uploads. Unreferenced blobs are kept while a validation job holds a live lease (its
-  // worker may be about to commit the report it published). Returns how many objects it
-  // removed, for the log.
+  // expired uploads. While a validation job holds a live lease, unreferenced blobs and generated
+  // staging objects written since the earliest such job was claimed are kept (its worker may be
+  // about to commit the report it wrote); older ones go. Returns how many objects it removed,
+  // for the log.
   Result<int> Recover();
 
   const RegistryOptions& options() const { return options_; }

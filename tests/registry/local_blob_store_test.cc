@@ -193,6 +193,18 @@ TEST_F(LocalBlobStoreTest, ListDiscardDelete) {
   ASSERT_TRUE(blobs.ok());
   EXPECT_EQ(*blobs, (std::vector<std::string>{"a", "zz-blob"}));
 
+  // Write times: a blob keeps its staging object's; absent objects are NOT_FOUND.
+  const SystemTime now = std::chrono::system_clock::now();
+  for (Result<SystemTime> written :
+       {store_->StagingWriteTime("eu-de-1", "s1"), store_->BlobWriteTime("eu-de-1", "a")}) {
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+    EXPECT_LE(*written, now + std::chrono::seconds(1));
+    EXPECT_GE(*written, now - std::chrono::minutes(5));
+  }
+  EXPECT_EQ(store_->StagingWriteTime("eu-de-1", "s3").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->BlobWriteTime("eu-de-1", "nope").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->BlobWriteTime("mars-1", "a").status().code(), StatusCode::kNotFound);
+
   EXPECT_TRUE(store_->DiscardStaging("eu-de-1", "s1").ok());
   EXPECT_TRUE(store_->DiscardStaging("eu-de-1", "s1").ok());
   EXPECT_TRUE(store_->ListStaging("eu-de-1")->empty());

@@ -30,6 +30,7 @@
 namespace sov::registry {
 namespace {
 
+namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
@@ -142,6 +143,15 @@ class ValidationTest : public RegistryFixture {
 
   bool BlobExists(const std::string& blob_id) {
     return blobs_->Open(kLocation, blob_id).ok();
+  }
+
+  // Dates the blob's file `age` back, as if it had been written that long ago.
+  void AgeBlob(const std::string& blob_id, std::chrono::seconds age) {
+    const fs::path path =
+        fs::path(blob_dir()) / "blobs" / blob_id.substr(0, 2) / (blob_id + ".blob");
+    std::error_code error;
+    fs::last_write_time(path, fs::last_write_time(path) - age, error);
+    ASSERT_FALSE(error) << path << ": " << error.message();
   }
 };
 
@@ -598,8 +608,9 @@ TEST_F(ValidationTest, KeyRevocationsPersistAcrossReopen) {
 
 TEST_F(ValidationTest, RecoverRemovesUncommittedReportBlobs) {
   // A report prepared but never committed (the worker died) is an unreferenced blob that
-  // Recover deletes at the next start, but not while a job holds a live lease (a worker in
-  // another process may be about to commit it); a committed report's blob stays.
+  // Recover deletes at the next start, but not while a job holds a live lease and the blob was
+  // written since that job was claimed (a worker in another process may be about to commit it);
+  // a committed report's blob stays.
   ArtifactRecord model = PushModel("1.0.0");
   Queue(model);
   std::optional<JobRecord> job = Claim("host/w1");
@@ -621,11 +632,15 @@ TEST_F(ValidationTest, RecoverRemovesUncommittedReportBlobs) {
   std::optional<JobRecord> live = Claim("host/w2", {"cpu"}, seconds(600));
   ASSERT_TRUE(live.has_value());
   Registry::PreparedArtifact pending = PrepareReport(*live, "pending");
+  // An unreferenced blob written an hour before the live job was claimed cannot be its report.
+  Registry::PreparedArtifact stale = PrepareReport(*live, "stale", "2.0.0-stale");
+  AgeBlob(stale.record.id, std::chrono::hours(1));
   OpenStore();
   removed = registry_->Recover();
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
-  EXPECT_EQ(*removed, 0);
+  EXPECT_EQ(*removed, 1);
   EXPECT_TRUE(BlobExists(pending.record.id));
+  EXPECT_FALSE(BlobExists(stale.record.id));
   ASSERT_TRUE(registry_->CancelJob(queued.id, TenantActor(), {}).ok());
   removed = registry_->Recover();
   ASSERT_TRUE(removed.ok());
