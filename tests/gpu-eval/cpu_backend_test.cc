@@ -532,26 +532,30 @@ TEST(GemmTest, BuiltinMatchesNaiveLoop) {
 
 TEST(GemmTest, EnginesMatchNaiveLoopAndCoverEveryBlockOnce) {
   // Both engines (kBlas is the built-in one without a CBLAS); the epilogue sees each element once.
+  // 4 and 16 threads cut the larger products into grids of row x column blocks.
   std::mt19937 rng(7);
-  internal::ThreadPool pool(3);
-  for (internal::GemmEngine engine :
-       {internal::GemmEngine::kBlas, internal::GemmEngine::kBuiltin}) {
-    for (int64_t n : {1, 9, 300}) {
-      for (int64_t out : {5, 64, 130}) {
-        const int64_t in = 70;
-        const std::vector<float> x = RandomVector(rng, static_cast<size_t>(n * in), 1.0f);
-        const std::vector<float> w = RandomVector(rng, static_cast<size_t>(out * in), 1.0f);
-        const internal::PackedWeights packed = internal::PackedWeights::Pack(w, out, in, engine);
-        std::vector<float> y(static_cast<size_t>(n * out), std::nanf(""));
-        std::vector<std::atomic<int>> seen(static_cast<size_t>(n * out));
-        internal::Sgemm(x.data(), n, packed, y.data(), pool,
-                        [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                          for (int64_t r = r0; r < r1; ++r) {
-                            for (int64_t c = c0; c < c1; ++c) seen[r * out + c]++;
-                          }
-                        });
-        ExpectGemmMatchesNaive(x, w, y, n, in, out);
-        for (const std::atomic<int>& s : seen) ASSERT_EQ(s.load(), 1);
+  for (int threads : {3, 4, 16}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    internal::ThreadPool pool(threads);
+    for (internal::GemmEngine engine :
+         {internal::GemmEngine::kBlas, internal::GemmEngine::kBuiltin}) {
+      for (int64_t n : {1, 9, 300}) {
+        for (int64_t out : {5, 64, 130}) {
+          const int64_t in = 70;
+          const std::vector<float> x = RandomVector(rng, static_cast<size_t>(n * in), 1.0f);
+          const std::vector<float> w = RandomVector(rng, static_cast<size_t>(out * in), 1.0f);
+          const internal::PackedWeights packed = internal::PackedWeights::Pack(w, out, in, engine);
+          std::vector<float> y(static_cast<size_t>(n * out), std::nanf(""));
+          std::vector<std::atomic<int>> seen(static_cast<size_t>(n * out));
+          internal::Sgemm(x.data(), n, packed, y.data(), pool,
+                          [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                            for (int64_t r = r0; r < r1; ++r) {
+                              for (int64_t c = c0; c < c1; ++c) seen[r * out + c]++;
+                            }
+                          });
+          ExpectGemmMatchesNaive(x, w, y, n, in, out);
+          for (const std::atomic<int>& s : seen) ASSERT_EQ(s.load(), 1);
+        }
       }
     }
   }
