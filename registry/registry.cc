@@ -752,8 +752,10 @@ Result<int> Registry::Recover() {
       oldest_live_claim = job.start_time;
     }
   }
-  auto may_be_live_report = [&](Result<SystemTime> written) {
+  // `write_time` is only called (a stat) while some lease is live.
+  auto may_be_live_report = [&](const auto& write_time) {
     if (!oldest_live_claim.has_value()) return false;
+    const Result<SystemTime> written = write_time();
     // When the time cannot be read, keep the object: the next start looks again.
     return !written.ok() || *written + std::chrono::seconds(1) >= *oldest_live_claim;
   };
@@ -781,7 +783,7 @@ Result<int> Registry::Recover() {
       }
       // A report being written by a worker that holds a live lease (see above).
       if (upload_id.rfind(internal::kGeneratedStagingPrefix, 0) == 0 &&
-          may_be_live_report(blobs_->StagingWriteTime(location, upload_id))) {
+          may_be_live_report([&] { return blobs_->StagingWriteTime(location, upload_id); })) {
         continue;
       }
       SOV_RETURN_IF_ERROR(blobs_->DiscardStaging(location, upload_id));
@@ -800,7 +802,8 @@ Result<int> Registry::Recover() {
       }
       // An unreferenced blob written since a live lease's claim may be the report its worker is
       // about to commit: leave it for a later start.
-      if (!artifact.has_value() && may_be_live_report(blobs_->BlobWriteTime(location, blob_id))) {
+      if (!artifact.has_value() &&
+          may_be_live_report([&] { return blobs_->BlobWriteTime(location, blob_id); })) {
         continue;
       }
       SOV_RETURN_IF_ERROR(blobs_->Delete(location, blob_id));
