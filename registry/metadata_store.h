@@ -149,8 +149,15 @@ struct JobFilter {
   std::vector<JobState> states;
   bool report_only_set = false;  // when true, only jobs whose report_only equals report_only
   bool report_only = false;
+  // Jobs a worker may claim at this time: QUEUED ones, and RUNNING ones whose lease expired
+  // before it (ANDed with `states` when both are set).
+  std::optional<SystemTime> claimable_at;
+  // Only jobs whose requested_backend is one of these (empty: any).
+  std::vector<std::string> requested_backends;
   // Jobs with seq < before_seq (0: no bound); for paging newest first.
   int64_t before_seq = 0;
+  // Jobs with seq > after_seq (0: no bound); for paging oldest first.
+  int64_t after_seq = 0;
   bool ascending = false;  // oldest first (queue order) instead of newest first
   int64_t limit = 100;     // 0: no limit
 };

@@ -283,6 +283,10 @@ class Registry {
 
   // Fails a RUNNING job with an expired lease that has used up its attempts (see ClaimJob).
   Status AbandonJob(const JobRecord& job);
+  // Claims one candidate of ClaimJob's: the claimed job, or none when it was abandoned or
+  // another claimer changed it first.
+  Result<std::optional<JobRecord>> TryClaim(const JobRecord& job, const std::string& worker,
+                                            SystemTime now, std::chrono::seconds lease);
 
   // The SHA-256 state of a paused upload's durable prefix, kept in memory by the writer that
   // paused it so that a resume in this process need not read the staging object back.

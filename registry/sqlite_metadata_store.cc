@@ -1954,9 +1954,21 @@ Result<std::vector<JobRecord>> SqliteMetadataStore::ListJobs(const JobFilter& fi
     sql += " AND report_only = ?";
     params.emplace_back(int64_t{filter.report_only ? 1 : 0});
   }
+  if (filter.claimable_at.has_value()) {
+    sql += " AND (state = 'queued' OR (state = 'running' AND lease_expire_time < ?))";
+    params.emplace_back(ToNanos(*filter.claimable_at));
+  }
+  if (!filter.requested_backends.empty()) {
+    sql += " AND requested_backend IN (" + Placeholders(filter.requested_backends.size()) + ")";
+    for (const std::string& b : filter.requested_backends) params.emplace_back(b);
+  }
   if (filter.before_seq > 0) {
     sql += " AND seq < ?";
     params.emplace_back(filter.before_seq);
+  }
+  if (filter.after_seq > 0) {
+    sql += " AND seq > ?";
+    params.emplace_back(filter.after_seq);
   }
   sql += filter.ascending ? " ORDER BY seq" : " ORDER BY seq DESC";
   if (filter.limit > 0) {

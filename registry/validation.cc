@@ -29,6 +29,8 @@ using internal::EventFrom;
 // How often a read-modify-write is retried after a revision conflict on the model.
 constexpr int kMaxRevisionAttempts = 8;
 constexpr std::string_view kValidationActor = "validation";
+// Claim candidates read per query: a few more than the claimers that may race for them.
+constexpr int64_t kClaimPageSize = 32;
 
 SystemTime Now() { return std::chrono::system_clock::now(); }
 
@@ -208,57 +210,65 @@ Result<std::optional<JobRecord>> Registry::ClaimJob(const std::string& worker,
   if (worker.empty()) return InvalidArgument("a worker needs a name");
   if (lease.count() <= 0) return InvalidArgument("a job lease must be positive");
   const SystemTime now = Now();
-  auto runnable_here = [&](const JobRecord& job) {
-    return job.requested_backend == "auto" || backends.contains(job.requested_backend);
-  };
-
-  // Candidates, oldest first: queued jobs, and running ones whose worker stopped renewing.
+  // Candidates, oldest first, a page at a time (the store filters them through its (state, seq)
+  // index, so a claim reads a page however long the queue): queued jobs, and running ones whose
+  // worker stopped renewing, that ask for a backend this worker has.
   JobFilter filter;
-  filter.states = {JobState::kQueued, JobState::kRunning};
+  filter.claimable_at = now;
+  filter.requested_backends.assign(backends.begin(), backends.end());
+  filter.requested_backends.push_back("auto");
   filter.ascending = true;
-  filter.limit = 0;
-  SOV_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListJobs(filter));
-  for (JobRecord& job : jobs) {
-    if (!runnable_here(job)) continue;
-    if (job.state == JobState::kRunning && job.lease_expire_time >= now) continue;
-    if (job.state == JobState::kRunning && options_.max_job_attempts > 0 &&
-        job.attempt >= options_.max_job_attempts) {
-      // Every worker that took it stopped before finishing: the model may be what kills them,
-      // so it is not handed to yet another one.
-      SOV_RETURN_IF_ERROR(AbandonJob(job));
-      continue;
+  filter.limit = kClaimPageSize;
+  for (;;) {
+    SOV_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListJobs(filter));
+    for (JobRecord& job : jobs) {
+      SOV_ASSIGN_OR_RETURN(std::optional<JobRecord> claimed, TryClaim(job, worker, now, lease));
+      if (claimed.has_value()) return claimed;
     }
-
-    JobRecord claimed = job;
-    claimed.state = JobState::kRunning;
-    claimed.worker = worker;
-    claimed.attempt = job.attempt + 1;
-    claimed.start_time = now;
-    claimed.lease_expire_time = now + lease;
-    claimed.progress = 0.0;
-    claimed.phase.clear();
-    claimed.backend.clear();
-    claimed.error.clear();
-
-    Actor actor;
-    actor.system_actor = std::string(kValidationActor);
-    AuditEvent started = ValidationEvent(actor, "started", "artifact.validate", claimed);
-    if (job.state == JobState::kRunning) {
-      started.body["details"]["previousWorker"] = job.worker;  // whose lease ran out
-    }
-    WriteBatch batch;
-    batch.Add(mutation::UpdateJob{claimed});
-    batch.Add(mutation::AppendAudit{std::move(started)});
-    Result<CommitResult> committed = store_->Commit(std::move(batch));
-    if (!committed.ok()) {
-      // Another claimer (or a cancel) changed this job first: try the next one.
-      if (committed.status().code() == StatusCode::kAborted) continue;
-      return committed.status();
-    }
-    ++claimed.revision;
-    return std::optional<JobRecord>(std::move(claimed));
+    if (static_cast<int64_t>(jobs.size()) < filter.limit) return std::optional<JobRecord>();
+    filter.after_seq = jobs.back().seq;
   }
-  return std::optional<JobRecord>();
+}
+
+Result<std::optional<JobRecord>> Registry::TryClaim(const JobRecord& job,
+                                                    const std::string& worker, SystemTime now,
+                                                    std::chrono::seconds lease) {
+  if (job.state == JobState::kRunning && options_.max_job_attempts > 0 &&
+      job.attempt >= options_.max_job_attempts) {
+    // Every worker that took it stopped before finishing: the model may be what kills them,
+    // so it is not handed to yet another one.
+    SOV_RETURN_IF_ERROR(AbandonJob(job));
+    return std::optional<JobRecord>();
+  }
+
+  JobRecord claimed = job;
+  claimed.state = JobState::kRunning;
+  claimed.worker = worker;
+  claimed.attempt = job.attempt + 1;
+  claimed.start_time = now;
+  claimed.lease_expire_time = now + lease;
+  claimed.progress = 0.0;
+  claimed.phase.clear();
+  claimed.backend.clear();
+  claimed.error.clear();
+
+  Actor actor;
+  actor.system_actor = std::string(kValidationActor);
+  AuditEvent started = ValidationEvent(actor, "started", "artifact.validate", claimed);
+  if (job.state == JobState::kRunning) {
+    started.body["details"]["previousWorker"] = job.worker;  // whose lease ran out
+  }
+  WriteBatch batch;
+  batch.Add(mutation::UpdateJob{claimed});
+  batch.Add(mutation::AppendAudit{std::move(started)});
+  Result<CommitResult> committed = store_->Commit(std::move(batch));
+  if (!committed.ok()) {
+    // Another claimer (or a cancel) changed this job first: the caller tries the next one.
+    if (committed.status().code() == StatusCode::kAborted) return std::optional<JobRecord>();
+    return committed.status();
+  }
+  ++claimed.revision;
+  return std::optional<JobRecord>(std::move(claimed));
 }
 
 Status Registry::AbandonJob(const JobRecord& job) {

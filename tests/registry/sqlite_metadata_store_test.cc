@@ -1456,6 +1456,57 @@ TEST_F(SqliteMetadataStoreTest, ListJobsFiltersAndPages) {
   f = {};
   f.before_seq = MustFindJob("j-c").seq;
   EXPECT_EQ(list(f), (V{"j-b", "j-a"}));
+  // Paging oldest first: the page after j-b.
+  f = {};
+  f.ascending = true;
+  f.after_seq = MustFindJob("j-b").seq;
+  EXPECT_EQ(list(f), (V{"j-c", "j-d", "j-e"}));
+}
+
+TEST_F(SqliteMetadataStoreTest, ListJobsSelectsClaimableJobsByBackend) {
+  // claimable_at: QUEUED jobs, and RUNNING ones whose lease expired before it; never a RUNNING
+  // job with a live lease (or one expiring exactly then) nor a finished one.
+  const SystemTime now = FromNanosForTest(int64_t{1800000000} * 1000000000);
+  struct Row {
+    std::string id;
+    JobState state;
+    SystemTime lease_expire_time;
+    std::string backend;
+  };
+  const std::vector<Row> rows = {
+      {"queued-auto", JobState::kQueued, {}, "auto"},
+      {"running-live", JobState::kRunning, now + std::chrono::seconds(5), "auto"},
+      {"running-expired", JobState::kRunning, now - std::chrono::seconds(5), "cpu"},
+      {"running-at-now", JobState::kRunning, now, "cpu"},
+      {"succeeded", JobState::kSucceeded, now - std::chrono::seconds(5), "auto"},
+      {"queued-cuda", JobState::kQueued, {}, "cuda"},
+  };
+  for (const Row& row : rows) {
+    JobRecord j = Job(row.id, "1.0.0");
+    j.state = row.state;
+    j.lease_expire_time = row.lease_expire_time;
+    j.requested_backend = row.backend;
+    MustCommit(WriteBatch().Add(mutation::EnqueueJob{j}));
+  }
+  auto list = [&](JobFilter f) {
+    auto jobs = store_->ListJobs(f);
+    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
+    return jobs.ok() ? JobIds(*jobs) : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  JobFilter f;
+  f.ascending = true;
+  f.limit = 0;
+  f.claimable_at = now;
+  EXPECT_EQ(list(f), (V{"queued-auto", "running-expired", "queued-cuda"}));
+  f.requested_backends = {"cpu", "auto"};
+  EXPECT_EQ(list(f), (V{"queued-auto", "running-expired"}));
+  f.requested_backends = {"cuda"};
+  EXPECT_EQ(list(f), (V{"queued-cuda"}));
+  // With `states`, both apply.
+  f.requested_backends.clear();
+  f.states = {JobState::kRunning};
+  EXPECT_EQ(list(f), (V{"running-expired"}));
 }
 
 TEST_F(SqliteMetadataStoreTest, KeyRevocationsAreIdempotentAndDurable) {

@@ -387,6 +387,31 @@ TEST_F(ValidationTest, JobWhoseWorkersKeepDyingIsAbandoned) {
   EXPECT_EQ(third->attempt, 3);
 }
 
+TEST_F(ValidationTest, ClaimReadsPastAPageOfAbandonedJobs) {
+  // A claim reads its candidates a page (32) at a time: behind 40 expired jobs that used up
+  // their one attempt, it abandons all 40 and still claims the queued job after them.
+  options_.max_job_attempts = 1;
+  registry_ = NewRegistry(options_);
+  constexpr int kExpired = 40;
+  for (int i = 0; i < kExpired; ++i) {
+    Queue(PushModel("1.0." + std::to_string(i)));
+    ASSERT_TRUE(Claim("host/w1", {"cpu"}, seconds(1)).has_value()) << i;
+  }
+  std::this_thread::sleep_until(std::chrono::system_clock::now() + seconds(1) +
+                                std::chrono::milliseconds(200));
+  JobRecord last = Queue(PushModel("2.0.0"));
+  std::optional<JobRecord> claimed = Claim("host/w2");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->id, last.id);
+  JobFilter failed;
+  failed.states = {JobState::kFailed};
+  failed.limit = 0;
+  auto abandoned = registry_->ListJobs(failed);
+  ASSERT_TRUE(abandoned.ok());
+  EXPECT_EQ(abandoned->size(), static_cast<size_t>(kExpired));
+  EXPECT_FALSE(Claim("host/w3").has_value());
+}
+
 TEST_F(ValidationTest, ConcurrentClaimersTakeEachJobExactlyOnce) {
   // Eight threads, half of them through a second store and Registry on the same database file
   // (as a separate eval-worker process has), claim until the queue is empty: every job is
