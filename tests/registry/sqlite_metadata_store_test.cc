@@ -226,6 +226,13 @@ class SqliteMetadataStoreTest : public ::testing::Test {
     return value;
   }
 
+  // The ids of the jobs ListJobs returns for `filter`, in its order.
+  std::vector<std::string> ListJobIds(const JobFilter& filter) {
+    auto jobs = store_->ListJobs(filter);
+    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
+    return jobs.ok() ? JobIds(*jobs) : std::vector<std::string>{};
+  }
+
   JobRecord MustFindJob(const std::string& id) {
     auto found = store_->FindJob(id);
     EXPECT_TRUE(found.ok() && found->has_value()) << id;
@@ -1415,11 +1422,7 @@ TEST_F(SqliteMetadataStoreTest, ListJobsFiltersAndPages) {
     if (i == 4) j.model_digest = "sha256:" + std::string(64, 'n');
     MustCommit(WriteBatch().Add(mutation::EnqueueJob{j}));
   }
-  auto list = [&](JobFilter f) {
-    auto jobs = store_->ListJobs(f);
-    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
-    return jobs.ok() ? JobIds(*jobs) : std::vector<std::string>{};
-  };
+  auto list = [&](const JobFilter& f) { return ListJobIds(f); };
   using V = std::vector<std::string>;
   EXPECT_EQ(list({}), (V{"j-e", "j-d", "j-c", "j-b", "j-a"}));
   JobFilter f;
@@ -1488,11 +1491,7 @@ TEST_F(SqliteMetadataStoreTest, ListJobsSelectsClaimableJobsByBackend) {
     j.requested_backend = row.backend;
     MustCommit(WriteBatch().Add(mutation::EnqueueJob{j}));
   }
-  auto list = [&](JobFilter f) {
-    auto jobs = store_->ListJobs(f);
-    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
-    return jobs.ok() ? JobIds(*jobs) : std::vector<std::string>{};
-  };
+  auto list = [&](const JobFilter& f) { return ListJobIds(f); };
   using V = std::vector<std::string>;
   JobFilter f;
   f.ascending = true;
