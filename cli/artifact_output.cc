@@ -105,6 +105,11 @@ KeyValues ArtifactDetails(const v1::Artifact& a, const v1::DsseEnvelope* manifes
   } else {
     lines.emplace_back("retention", "none");
   }
+  // The pusher's own limit on a line of its own: the retention line above is the effective
+  // deadline, which is the policy's where that comes first.
+  if (a.has_retain_until()) {
+    lines.emplace_back("retain_until", TimestampText(a.retain_until()) + " (set at push)");
+  }
   std::string created = TimestampText(a.create_time());
   if (std::string who = WhoText(a.created_by(), ""); !who.empty()) created += " by " + who;
   lines.emplace_back("created", created);

@@ -492,6 +492,8 @@ void AddRegistryCommands(CLI::App& app, CommandLine& cli) {
       ->required();
   show_cmd->footer(
       "Prints `key: value` lines; lineage, label, signature, check and history lines repeat.\n"
+      "`retention:` is the effective deadline and its action; `retain_until:` (only when the\n"
+      "pusher set one with push --retain-until) is the pusher's own limit, as asked.\n"
       "With --output json: {\"artifact\": <Artifact>, \"manifest\": <DsseEnvelope>} in proto3\n"
       "JSON (the manifest is the signed DSSE envelope: `jq .manifest` writes a file that\n"
       "`sovctl verify-blob` reads).\n"

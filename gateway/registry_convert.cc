@@ -222,6 +222,9 @@ void ArtifactFieldsToProto(const registry::ArtifactRecord& r, sov::v1::Artifact*
   out->set_retention_action(s.retention_action == "erase"    ? sov::v1::RETENTION_ACTION_ERASE
                             : s.retention_action == "revoke" ? sov::v1::RETENTION_ACTION_REVOKE
                                                              : sov::v1::RETENTION_ACTION_NONE);
+  // The pusher's own limit apart from the effective deadline above, which may be the policy's:
+  // left unset when none was asked, so that clients can tell "none" from a time.
+  if (s.retain_until.has_value()) *out->mutable_retain_until() = ToTimestamp(*s.retain_until);
   for (const registry::LineageLink& link : s.lineage) {
     sov::v1::LineageRef* ref = out->add_lineage();
     ref->mutable_artifact()->set_name(link.name);
@@ -329,6 +332,9 @@ void UploadToProto(const registry::UploadRecord& u, sov::v1::Upload* out) {
   }
   for (const auto& [k, v] : u.spec.labels) (*spec->mutable_labels())[k] = v;
   spec->set_storage_location(u.spec.storage_location);
+  if (u.spec.retain_until.has_value()) {
+    *spec->mutable_retain_until() = ToTimestamp(*u.spec.retain_until);
+  }
   if (u.declared_size.has_value()) out->set_size_bytes(*u.declared_size);
   out->set_expected_digest(u.expected_digest);
   out->set_committed_offset(u.committed_offset);

@@ -690,6 +690,9 @@ void ValidationWorkerPool::Run(JobRecord record, const std::string& worker) {
   spec.labels = {{"sov.report", "evaluation"}};
   spec.retention_deadline = model->spec.retention_deadline;
   spec.retention_action = model->spec.retention_action;
+  // The report holds the model's evaluation (its digest, its results), so it must not outlive
+  // the limit the model's pusher set: the sweeper erases it at the model's retain_until too.
+  spec.retain_until = model->spec.retain_until;
   spec.owner_tenant = owner;
   spec.storage_location = model->spec.storage_location;
   spec.storage_jurisdiction = model->spec.storage_jurisdiction;

@@ -9,6 +9,8 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::Key;
+using ::testing::Not;
 using ::testing::Pair;
 
 v1::Artifact Model() {
@@ -50,6 +52,27 @@ TEST(ArtifactDetails, Lines) {
   EXPECT_THAT(lines, Contains(Pair("lineage", "trained-on acme-ml/fraud/train@1.0.0 (dataset)")));
   EXPECT_THAT(lines, Contains(Pair("label", "team=fraud")));
   EXPECT_THAT(lines, Contains(Pair("size", "3.0 MiB (3145728 bytes)")));
+}
+
+// The pusher's retain_until prints on a line of its own, apart from the effective deadline (here
+// the policy's, which comes first); without one there is no such line.
+TEST(ArtifactDetails, RetainUntilApartFromTheDeadline) {
+  v1::Artifact a = Model();
+  a.mutable_retention_deadline()->set_seconds(1861920000);  // 2029-01-01T00:00:00Z
+  a.set_retention_action(v1::RETENTION_ACTION_REVOKE);
+  EXPECT_THAT(ArtifactDetails(a, nullptr), Not(Contains(Key("retain_until"))));
+
+  a.mutable_retain_until()->set_seconds(1880236800);  // 2029-08-01T00:00:00Z
+  KeyValues lines = ArtifactDetails(a, nullptr);
+  EXPECT_THAT(lines, Contains(Pair("retention", "2029-01-01T00:00:00Z (revoke)")));
+  EXPECT_THAT(lines, Contains(Pair("retain_until", "2029-08-01T00:00:00Z (set at push)")));
+  // Right after the retention line, so that the two read together.
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].first == "retention") {
+      ASSERT_LT(i + 1, lines.size());
+      EXPECT_EQ(lines[i + 1].first, "retain_until");
+    }
+  }
 }
 
 // A decision entry prints its effect and rule; another event prints its type.

@@ -2,14 +2,15 @@
 // digits fixtures (accuracy 436/450): a model whose gates pass is released with a signed report,
 // one below an accuracy gate is rejected with the condition and its policy file:line, one that
 // needs two signatures waits PENDING and is released by the second, a model that does not load
-// is rejected, a job whose worker died is completed exactly once by another, and models left
-// VALIDATING get a job again.
+// is rejected, a job whose worker died is completed exactly once by another, models left
+// VALIDATING get a job again, and a report keeps its model's retain_until.
 #include "gateway/validation_worker.h"
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@
 
 #include "crypto/dsse.h"
 #include "crypto/intoto.h"
+#include "common/time.h"
 #include "crypto/sha256.h"
 #include "gateway/release_checks.h"
 #include "registry/local_blob_store.h"
@@ -148,7 +150,8 @@ class ValidationWorkerTest : public ::testing::Test {
 
   Result<ArtifactRecord> Push(registry::Kind kind, const std::string& name,
                               const std::string& version, const std::string& bytes,
-                              std::vector<registry::LineageLink> lineage = {}) {
+                              std::vector<registry::LineageLink> lineage = {},
+                              std::optional<SystemTime> retain_until = std::nullopt) {
     registry::ArtifactSpec spec;
     spec.kind = kind;
     spec.name = name;
@@ -162,6 +165,7 @@ class ValidationWorkerTest : public ::testing::Test {
     spec.created_by = "acme";
     spec.storage_location = kLocation;
     spec.storage_jurisdiction = "DE";
+    spec.retain_until = retain_until;
     SOV_ASSIGN_OR_RETURN(registry::UploadRecord upload,
                          registry_->CreateUpload(spec, static_cast<int64_t>(bytes.size()), "",
                                                  Acme(), {}));
@@ -171,12 +175,15 @@ class ValidationWorkerTest : public ::testing::Test {
     return writer->Commit(crypto::Sha256Of(bytes).ToString(), Acme(), {});
   }
 
-  // Pushes the digits dataset and the model (queued for validation as a push does).
-  void PushDigits(const std::string& model_bytes = Fixture("digits-mlp.safetensors")) {
+  // Pushes the digits dataset and the model (queued for validation as a push does), the model
+  // with the pusher's `model_retain_until` when given.
+  void PushDigits(const std::string& model_bytes = Fixture("digits-mlp.safetensors"),
+                  std::optional<SystemTime> model_retain_until = std::nullopt) {
     ASSERT_TRUE(Push(registry::Kind::kDataset, "acme/digits-test", "1.0.0",
                      Fixture("digits-test.safetensors"))
                     .ok());
-    Result<ArtifactRecord> model = Push(registry::Kind::kModel, "acme/digits", "1.0.0", model_bytes);
+    Result<ArtifactRecord> model = Push(registry::Kind::kModel, "acme/digits", "1.0.0",
+                                        model_bytes, {}, model_retain_until);
     ASSERT_TRUE(model.ok()) << model.status().message();
     registry::Registry::ValidationRequest request;
     request.policy_digest = policies_->Current()->digest();
@@ -248,6 +255,7 @@ TEST_F(ValidationWorkerTest, ReleasedWhenGatesPass) {
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report->spec.kind, registry::Kind::kReport);
   EXPECT_EQ(report->spec.media_type, "application/vnd.dsse.envelope.v1+json");
+  EXPECT_FALSE(report->spec.retain_until.has_value());  // the model has none
   ASSERT_EQ(report->spec.lineage.size(), 2u);
   EXPECT_EQ(report->spec.lineage[0].relation, "evaluates");
   EXPECT_EQ(report->spec.lineage[0].digest, model.digest);
@@ -265,6 +273,31 @@ TEST_F(ValidationWorkerTest, ReleasedWhenGatesPass) {
             predicate["eval"]["accuracy"].get<double>());
   EXPECT_EQ(predicate["policyDigest"], policies_->Current()->digest());
   EXPECT_EQ(Reports().size(), 1u);
+}
+
+// A model pushed with retain_until: its report carries the same retain_until (in its record and
+// its signed manifest), so that the retention sweeper erases the report no later than the model
+// the pusher asked to be erased.
+TEST_F(ValidationWorkerTest, ReportInheritsTheModelsRetainUntil) {
+  Open(PolicyText("0.95", 1));
+  // Whole microseconds: the store keeps nanoseconds, the API microseconds.
+  const SystemTime until = std::chrono::time_point_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now() + std::chrono::hours(24 * 90));
+  PushDigits(Fixture("digits-mlp.safetensors"), until);
+  ASSERT_EQ(Model().spec.retain_until, until);
+  auto pool = Pool();
+  ASSERT_TRUE(*pool->RunOnce("test/worker-1"));
+  const JobRecord job = Job();
+  ASSERT_EQ(job.state, JobState::kSucceeded) << job.error;
+
+  Result<ArtifactRecord> report = registry_->Get(job.report_name, job.report_version);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  ASSERT_TRUE(report->spec.retain_until.has_value());
+  EXPECT_EQ(*report->spec.retain_until, until);
+  Result<crypto::DsseEnvelope> manifest = crypto::DsseEnvelope::FromJson(report->manifest);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  const json statement = json::parse(manifest->payload);
+  EXPECT_EQ(statement["predicate"]["retention"]["retainUntil"], FormatRfc3339(until));
 }
 
 // Below an accuracy gate: rejected, the reason naming the condition, the value and the policy

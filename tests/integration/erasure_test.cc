@@ -412,6 +412,10 @@ TEST(RetainUntilEndToEndTest, StoredPlannedAndErasedBySweep) {
   ASSERT_TRUE(status.ok()) << Describe(status);
   EXPECT_EQ(got.artifact().retention_deadline().seconds(), until_seconds);
   EXPECT_EQ(got.artifact().retention_action(), v1::RETENTION_ACTION_ERASE);
+  // The pusher's limit as asked, apart from the deadline (the API's microsecond precision).
+  ASSERT_TRUE(got.artifact().has_retain_until());
+  EXPECT_EQ(got.artifact().retain_until().seconds(), until_seconds);
+  EXPECT_EQ(got.artifact().retain_until().nanos(), 5000);
   nlohmann::json statement = nlohmann::json::parse(got.manifest().payload());
   EXPECT_TRUE(statement["predicate"]["retention"].contains("retainUntil"))
       << statement["predicate"].dump();

@@ -29,7 +29,9 @@ namespace sov {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class SovctlEndToEndTest : public ::testing::Test {
  protected:
@@ -104,6 +106,8 @@ TEST_F(SovctlEndToEndTest, PushListShowPullVerify) {
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_THAT(shown.out, HasSubstr(digest));
   EXPECT_THAT(shown.out, HasSubstr("team=risk"));
+  // Pushed without --retain-until: no such line.
+  EXPECT_THAT(shown.out, Not(HasSubstr("retain_until")));
 
   const std::string out = tmp_.Join("pulled.bin");
   auto pulled = Sovctl({"pull", "acme-ml/fraud/transactions@1.0.0", "-o", out, "--no-progress"});
@@ -129,6 +133,8 @@ TEST_F(SovctlEndToEndTest, PushListShowPullVerify) {
 
 // --retain-until reaches the gateway: internal data has no retention rule in the dev policy, so
 // the artifact's deadline is the pusher's (erase), and the signed manifest records it as asked.
+// `show` prints the pusher's limit on its own line, apart from the effective deadline, and its
+// JSON carries it as artifact.retainUntil.
 TEST_F(SovctlEndToEndTest, PushWithRetainUntil) {
   const std::string file = WriteRandomFile("data.bin", 0, 3);
   auto pushed = Sovctl({"push", file, "--kind", "dataset", "--name", "acme-ml/fraud/scratch",
@@ -141,6 +147,7 @@ TEST_F(SovctlEndToEndTest, PushWithRetainUntil) {
   nlohmann::json doc = nlohmann::json::parse(shown.out);
   EXPECT_EQ(doc["artifact"]["retentionDeadline"], "2030-01-31T00:00:00Z");
   EXPECT_EQ(doc["artifact"]["retentionAction"], "RETENTION_ACTION_ERASE");
+  EXPECT_EQ(doc["artifact"]["retainUntil"], "2030-01-31T00:00:00Z");
   Result<std::string> payload =
       crypto::Base64Decode(doc["manifest"]["payload"].get<std::string>());
   ASSERT_TRUE(payload.ok()) << payload.status().message();
@@ -150,6 +157,7 @@ TEST_F(SovctlEndToEndTest, PushWithRetainUntil) {
   auto text = Sovctl({"show", "acme-ml/fraud/scratch@1.0.0"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("2030-01-31T00:00:00Z (erase)"));
+  EXPECT_THAT(text.out, ContainsRegex("\nretain_until: +2030-01-31T00:00:00Z \\(set at push\\)\n"));
 }
 
 // Returns the size of the largest staging file under the dev blob directories.
