@@ -145,27 +145,32 @@ Status ReadAudit(MapReader& root, ServerConfig& config) {
   return section.CheckNoUnknownKeys({"origin", "checkpoint_interval"});
 }
 
+// `key`'s value, when present: a whole number from `least` to `most`; the error names the range
+// and adds `hint`.
+Status ReadWholeNumber(MapReader& section, std::string_view key, int least, int most,
+                       std::string_view hint, int& out) {
+  SOV_ASSIGN_OR_RETURN(auto text, section.OptionalString(key));
+  if (!text.has_value()) return OkStatus();
+  int64_t value = -1;
+  bool ok = !text->empty() && text->size() <= 4;
+  for (char c : *text) ok = ok && c >= '0' && c <= '9';
+  if (ok) value = std::stoll(*text);
+  if (!ok || value < least || value > most) {
+    return section.ErrorFor(key, "'" + *text + "' is not a whole number from " +
+                                     std::to_string(least) + " to " + std::to_string(most) +
+                                     std::string(hint));
+  }
+  out = static_cast<int>(value);
+  return OkStatus();
+}
+
 Status ReadValidation(MapReader& root, ServerConfig& config) {
   if (!root.Has("validation")) return OkStatus();
   SOV_ASSIGN_OR_RETURN(MapReader section,
                        MapReader::Create(config.file, root.Get("validation"), "validation"));
-  // A whole number from 0 to `most`, when `key` is present.
-  auto whole_number = [&](std::string_view key, int most, int& out) -> Status {
-    SOV_ASSIGN_OR_RETURN(auto text, section.OptionalString(key));
-    if (!text.has_value()) return OkStatus();
-    int64_t value = -1;
-    bool ok = !text->empty() && text->size() <= 4;
-    for (char c : *text) ok = ok && c >= '0' && c <= '9';
-    if (ok) value = std::stoll(*text);
-    if (!ok || value > most) {
-      return section.ErrorFor(key, "'" + *text + "' is not a whole number from 0 to " +
-                                       std::to_string(most));
-    }
-    out = static_cast<int>(value);
-    return OkStatus();
-  };
-  SOV_RETURN_IF_ERROR(whole_number("workers", 256, config.validation.workers));
-  SOV_RETURN_IF_ERROR(whole_number("max_attempts", 100, config.validation.max_attempts));
+  SOV_RETURN_IF_ERROR(ReadWholeNumber(section, "workers", 0, 256, "", config.validation.workers));
+  SOV_RETURN_IF_ERROR(
+      ReadWholeNumber(section, "max_attempts", 0, 100, "", config.validation.max_attempts));
   SOV_ASSIGN_OR_RETURN(auto backend, section.OptionalString("backend"));
   if (backend.has_value()) {
     if (*backend != "auto" && *backend != "cpu" && *backend != "cuda") {
@@ -210,7 +215,10 @@ Status ReadRetention(MapReader& root, ServerConfig& config) {
       config.retention.sweep_interval_ms = *ms;
     }
   }
-  return section.CheckNoUnknownKeys({"sweep_interval"});
+  SOV_RETURN_IF_ERROR(ReadWholeNumber(section, "sweep_concurrency", 1, 32,
+                                      " (1 erases one artifact after another)",
+                                      config.retention.sweep_concurrency));
+  return section.CheckNoUnknownKeys({"sweep_interval", "sweep_concurrency"});
 }
 
 }  // namespace

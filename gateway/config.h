@@ -63,6 +63,9 @@ struct RetentionSettings {
   // sweep_interval, e.g. "1h", "15m"; 0 disables the background sweep (SweepRetention still
   // runs one on request).
   int64_t sweep_interval_ms = 3'600'000;
+  // sweep_concurrency: lineage groups a sweep erases or revokes at once, 1 to 32; 1 applies one
+  // item after another (gateway/retention.h).
+  int sweep_concurrency = 8;
 };
 
 struct ServerConfig {

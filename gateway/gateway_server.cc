@@ -240,7 +240,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
       std::make_unique<RegistryService>(gateway->guard_, gateway->registry_, tenants);
   gateway->audit_service_ = std::make_unique<AuditService>(gateway->guard_, gateway->audit_);
   gateway->governance_service_ = std::make_unique<GovernanceService>(
-      gateway->guard_, gateway->registry_, tenants);
+      gateway->guard_, gateway->registry_, tenants,
+      static_cast<size_t>(config.retention.sweep_concurrency));
   gateway->evaluation_service_ =
       std::make_unique<EvaluationService>(gateway->guard_, gateway->registry_);
 
@@ -348,7 +349,8 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
           std::shared_ptr<PolicyStore> store = policies.lock();
           return store != nullptr ? store->Current() : initial;
         },
-        std::chrono::milliseconds(config.retention.sweep_interval_ms));
+        std::chrono::milliseconds(config.retention.sweep_interval_ms), SystemNow,
+        static_cast<size_t>(config.retention.sweep_concurrency));
     gateway->retention_sweeper_->Start();
   }
   LogEvent(*ModuleLogger("registry"), spdlog::level::info, "registry opened",

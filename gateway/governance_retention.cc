@@ -211,6 +211,7 @@ grpc::Status GovernanceService::SweepRetention(grpc::ServerContext* context,
     SOV_RETURN_IF_ERROR(RecordDecisionsNow(call, registry_->audit()));
     SweepOptions options;
     options.dry_run = request->dry_run();
+    options.concurrency = sweep_concurrency_;
     options.max_listed = kMaxSweepItems;
     options.request_id = call.request_id();
     options.cancelled = [context] { return context->IsCancelled(); };

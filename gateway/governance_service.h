@@ -6,9 +6,11 @@
 // registry's. Thread-safe; one instance serves every call.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "gateway/call_guard.h"
+#include "gateway/retention.h"
 #include "gateway/tenants.h"
 #include "registry/registry.h"
 #include "sov/v1/governance.grpc.pb.h"
@@ -17,9 +19,11 @@ namespace sov::gateway {
 
 class GovernanceService final : public sov::v1::GovernanceService::Service {
  public:
+  // `sweep_concurrency`: the workers of a SweepRetention call (retention.sweep_concurrency).
   GovernanceService(std::shared_ptr<const CallGuard> guard,
                     std::shared_ptr<registry::Registry> registry,
-                    std::shared_ptr<const TenantDirectory> tenants);
+                    std::shared_ptr<const TenantDirectory> tenants,
+                    size_t sweep_concurrency = kDefaultSweepConcurrency);
 
   // gateway/governance_erase.cc
   grpc::Status Erase(grpc::ServerContext* context, const sov::v1::EraseRequest* request,
@@ -40,6 +44,7 @@ class GovernanceService final : public sov::v1::GovernanceService::Service {
   std::shared_ptr<const CallGuard> guard_;
   std::shared_ptr<registry::Registry> registry_;
   std::shared_ptr<const TenantDirectory> tenants_;
+  const size_t sweep_concurrency_;
 };
 
 }  // namespace sov::gateway

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <iterator>
 #include <set>
+#include <system_error>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -296,6 +298,146 @@ std::string_view SweepOutcomeName(SweepOutcome outcome) {
   }
 }
 
+namespace {
+
+// Splits `items` into lineage groups (see retention.h): two items share a group when the sets of
+// artifacts their actions write intersect, directly or through a chain of other items. An erasure
+// writes its artifact and, through EraseWithLineage, every artifact derived from it
+// transitively; a revoke writes its artifact only. Returns the groups, each in the plan's order,
+// ordered by their first item. Union-find over the catalog's artifacts; each artifact's
+// dependents are expanded once over all items (a node already expanded had its whole closure
+// joined to it then), so the cost is linear in the lineage graph.
+std::vector<std::vector<size_t>> LineageGroups(const ArtifactCatalog& catalog,
+                                               const std::vector<RetentionItem>& items) {
+  const std::vector<ArtifactRecord>& all = catalog.artifacts();
+  std::vector<size_t> parent(all.size() + items.size());
+  for (size_t i = 0; i < parent.size(); ++i) parent[i] = i;
+  auto find = [&](size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  auto join = [&](size_t a, size_t b) { parent[find(a)] = find(b); };
+  auto node_of = [&](const ArtifactRecord& record) -> std::optional<size_t> {
+    const ArtifactRecord* found = catalog.Find(record.spec.name, record.spec.version);
+    if (found == nullptr) return std::nullopt;
+    return static_cast<size_t>(found - all.data());
+  };
+
+  std::vector<bool> expanded(all.size(), false);
+  for (size_t i = 0; i < items.size(); ++i) {
+    // Every item has a node of its own, joined to its artifact's when the catalog has it.
+    const size_t item_node = all.size() + i;
+    std::optional<size_t> node = node_of(items[i].artifact);
+    if (!node.has_value()) continue;
+    join(item_node, *node);
+    if (items[i].ruling.action != "erase" || expanded[*node]) continue;
+    std::vector<size_t> queue = {*node};
+    expanded[*node] = true;
+    while (!queue.empty()) {
+      const size_t next = queue.back();
+      queue.pop_back();
+      for (const ArtifactRecord* child : catalog.Dependents(all[next])) {
+        const size_t c = static_cast<size_t>(child - all.data());
+        join(c, *node);
+        if (!expanded[c]) {
+          expanded[c] = true;
+          queue.push_back(c);
+        }
+      }
+    }
+  }
+
+  std::vector<std::vector<size_t>> groups;
+  std::map<size_t, size_t> group_of_root;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const size_t root = find(all.size() + i);
+    auto [it, inserted] = group_of_root.emplace(root, groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  return groups;
+}
+
+// One sweep's shared state: the workers take whole lineage groups from `next_group` and write
+// only the result slots of their own items, so nothing but the cancellation check needs a lock.
+struct SweepRun {
+  SweepRun(registry::Registry& on, const policy::Policy& under, const SweepOptions& as_asked,
+           std::string id, std::vector<RetentionItem>& plan,
+           std::vector<std::vector<size_t>> lineage_groups)
+      : registry(on),
+        policy(under),
+        options(as_asked),
+        request_id(std::move(id)),
+        items(plan),
+        groups(std::move(lineage_groups)),
+        results(plan.size()) {}
+
+  registry::Registry& registry;
+  const policy::Policy& policy;
+  const SweepOptions& options;
+  const std::string request_id;
+  std::vector<RetentionItem>& items;
+  const std::vector<std::vector<size_t>> groups;
+  std::vector<std::optional<SweptItem>> results;  // by item; nullopt: skipped or not reached
+  std::atomic<size_t> next_group{0};
+  std::atomic<bool> stopped{false};
+  std::mutex cancel_mu;  // options.cancelled is called by one worker at a time
+
+  bool Cancelled() {
+    if (stopped.load()) return true;
+    if (!options.cancelled) return false;
+    std::lock_guard<std::mutex> lock(cancel_mu);
+    if (stopped.load()) return true;
+    if (options.cancelled()) stopped = true;
+    return stopped.load();
+  }
+};
+
+// Applies the action on one item; nullopt when there is nothing to list (revoked already).
+std::optional<SweptItem> SweepItem(SweepRun& run, const RetentionItem& item) {
+  SweptItem swept;
+  if (item.ruling.action == "erase") {
+    swept.outcome = SweepOutcome::kErased;
+  } else if (item.artifact.stage == Stage::kRevoked) {
+    return std::nullopt;  // done by an earlier sweep (or by hand)
+  } else {
+    swept.outcome =
+        item.artifact.stage == Stage::kReleased ? SweepOutcome::kRevoked : SweepOutcome::kUnchanged;
+  }
+  if (!run.options.dry_run && swept.outcome != SweepOutcome::kUnchanged) {
+    Status done = swept.outcome == SweepOutcome::kErased
+                      ? Erase(run.registry, run.policy, item, run.request_id)
+                      : Revoke(run.registry, run.policy, item, run.request_id);
+    if (!done.ok()) {
+      swept.outcome = SweepOutcome::kFailed;
+      swept.error = done.message();
+      LogEvent(*ModuleLogger("retention"), spdlog::level::warn,
+               "retention action failed; retried on the next sweep",
+               {{"artifact", RefKey(item.artifact.spec.name, item.artifact.spec.version)},
+                {"action", item.ruling.action},
+                {"rule", item.ruling.rule_id},
+                {"error", done.message()}});
+      AuditFailure(run.registry, run.policy, item, run.request_id, swept.error);
+    }
+  }
+  return swept;
+}
+
+// One worker: whole groups, each item of a group in the plan's order, until none is left or
+// the sweep is cancelled.
+void SweepWorker(SweepRun& run) {
+  while (!run.stopped.load()) {
+    const size_t g = run.next_group.fetch_add(1);
+    if (g >= run.groups.size()) return;
+    for (size_t i : run.groups[g]) {
+      if (run.Cancelled()) return;
+      run.results[i] = SweepItem(run, run.items[i]);
+    }
+  }
+}
+
+}  // namespace
+
 Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::Policy& policy,
                                    SystemTime now, const SweepOptions& options) {
   std::lock_guard<std::mutex> lock(SweepMutex());
@@ -320,39 +462,41 @@ Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::P
   }
   items.insert(items.begin(), std::make_move_iterator(unfinished.begin()),
                std::make_move_iterator(unfinished.end()));
-  const std::string request_id =
-      options.request_id.empty() ? internal::NewRequestId() : options.request_id;
-  SweepReport report;
-  for (RetentionItem& item : items) {
-    if (options.cancelled && options.cancelled()) {
-      report.stopped = true;
+
+  // Items in different groups write disjoint sets of artifacts (as of the catalog), so their
+  // order relative to each other changes nothing but the order of their audit entries; within a
+  // group the plan's order holds, as in a sequential sweep. An artifact pushed during the sweep
+  // with lineage in two groups may get notices from both at once: the registry's
+  // revision-conditional writes retry such a conflict, as they do against a concurrent Erase
+  // call. Each step stays its own durable, audited commit, so a crash mid-sweep leaves what
+  // the next sweep completes (erased items are skipped, cut-short lineage steps redone).
+  SweepRun run(registry, policy, options,
+               options.request_id.empty() ? internal::NewRequestId() : options.request_id, items,
+               LineageGroups(catalog, items));
+  const size_t concurrency = std::clamp<size_t>(options.concurrency, 1, kMaxSweepConcurrency);
+  // The calling thread is one of the workers; no more of them than there are groups.
+  const size_t wanted = std::min(concurrency, run.groups.size());
+  const size_t extra_workers = wanted > 0 ? wanted - 1 : 0;
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < extra_workers; ++w) {
+    try {
+      workers.emplace_back([&run] { SweepWorker(run); });
+    } catch (const std::system_error& e) {
+      // Fewer threads only make the sweep slower; the calling thread works anyway.
+      LogEvent(*ModuleLogger("retention"), spdlog::level::warn,
+               "cannot start a sweep worker; sweeping with fewer",
+               {{"workers", std::to_string(workers.size() + 1)}, {"error", e.what()}});
       break;
     }
-    SweptItem swept;
-    if (item.ruling.action == "erase") {
-      swept.outcome = SweepOutcome::kErased;
-    } else if (item.artifact.stage == Stage::kRevoked) {
-      continue;  // done by an earlier sweep (or by hand)
-    } else {
-      swept.outcome =
-          item.artifact.stage == Stage::kReleased ? SweepOutcome::kRevoked : SweepOutcome::kUnchanged;
-    }
-    if (!options.dry_run && swept.outcome != SweepOutcome::kUnchanged) {
-      Status done = swept.outcome == SweepOutcome::kErased
-                        ? Erase(registry, policy, item, request_id)
-                        : Revoke(registry, policy, item, request_id);
-      if (!done.ok()) {
-        swept.outcome = SweepOutcome::kFailed;
-        swept.error = done.message();
-        LogEvent(*ModuleLogger("retention"), spdlog::level::warn,
-                 "retention action failed; retried on the next sweep",
-                 {{"artifact", RefKey(item.artifact.spec.name, item.artifact.spec.version)},
-                  {"action", item.ruling.action},
-                  {"rule", item.ruling.rule_id},
-                  {"error", done.message()}});
-        AuditFailure(registry, policy, item, request_id, swept.error);
-      }
-    }
+  }
+  SweepWorker(run);
+  for (std::thread& worker : workers) worker.join();
+
+  SweepReport report;
+  report.stopped = run.stopped.load();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!run.results[i].has_value()) continue;
+    SweptItem& swept = *run.results[i];
     switch (swept.outcome) {
       case SweepOutcome::kErased: ++report.erased; break;
       case SweepOutcome::kRevoked: ++report.revoked; break;
@@ -360,7 +504,7 @@ Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::P
       case SweepOutcome::kUnchanged: ++report.unchanged; break;
     }
     if (report.items.size() < options.max_listed) {
-      swept.item = std::move(item);
+      swept.item = std::move(items[i]);
       report.items.push_back(std::move(swept));
     } else {
       report.truncated = true;
@@ -373,11 +517,13 @@ Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::P
 
 RetentionSweeper::RetentionSweeper(std::shared_ptr<registry::Registry> registry,
                                    std::function<std::shared_ptr<const policy::Policy>()> policy,
-                                   std::chrono::milliseconds interval, Clock clock)
+                                   std::chrono::milliseconds interval, Clock clock,
+                                   size_t concurrency)
     : registry_(std::move(registry)),
       policy_(std::move(policy)),
       interval_(interval),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      concurrency_(concurrency) {}
 
 RetentionSweeper::~RetentionSweeper() { Stop(); }
 
@@ -413,6 +559,7 @@ void RetentionSweeper::Loop() {
   while (!stopping_) {
     lock.unlock();
     SweepOptions options;
+    options.concurrency = concurrency_;
     options.cancelled = [this] { return stop_requested_.load(); };
     Result<SweepReport> report = SweepNow(options);
     if (!report.ok()) {

@@ -14,7 +14,13 @@
 // after a crash finishes the work. One item's failure is counted, audited and retried on the
 // next sweep; it never stops the sweep. Sweeps in one process run one at a time (a process-wide
 // lock), whether the RetentionSweeper's thread or a SweepRetention call started them.
-// Thread-safe.
+//
+// Inside one sweep, the due items are split into lineage groups: an item joins every other item
+// whose artifact, or anything its erasure propagates to (the transitive dependents), it shares.
+// Each group is handled by one worker, in the plan's order, exactly as a sequential sweep would;
+// groups run on up to SweepOptions::concurrency workers at once, so that the store's group
+// commit merges their durable steps (and the WAL checkpoint after a key-destroying group: see
+// docs/security.md). Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -125,19 +131,30 @@ struct SweptItem {
   std::string error;  // kFailed: why (a Status message; no secret)
 };
 
+// Workers a sweep uses unless told otherwise, and the most it takes (retention.sweep_concurrency).
+inline constexpr size_t kDefaultSweepConcurrency = 8;
+inline constexpr size_t kMaxSweepConcurrency = 32;
+
 struct SweepOptions {
   bool dry_run = false;
+  // Lineage groups handled at once (see the file comment): 1 applies every item one after
+  // another on the calling thread; more start up to concurrency - 1 threads beside it. 0 is
+  // taken as 1; values above kMaxSweepConcurrency as kMaxSweepConcurrency.
+  size_t concurrency = kDefaultSweepConcurrency;
   size_t max_listed = 10000;  // items kept in SweepReport::items; the counts cover all
   // The request that asked for the sweep (its DECISION entry's request id); empty for the
   // background sweeper.
   std::string request_id;
-  // Asked between items; when it returns true the sweep stops early (the rest waits for the
-  // next sweep) and the report says so. Unset: never.
+  // Asked by each worker before each item, one call at a time (never concurrently); once it
+  // returns true every worker stops after its current item (the rest waits for the next sweep)
+  // and the report says so. Unset: never.
   std::function<bool()> cancelled;
 };
 
 struct SweepReport {
-  std::vector<SweptItem> items;  // in deadline order, at most max_listed
+  // In the plan's order (deadline order), at most max_listed, whatever order the workers
+  // finished them in; a stopped sweep lists only the items it acted on.
+  std::vector<SweptItem> items;
   int64_t erased = 0;
   int64_t revoked = 0;
   int64_t unchanged = 0;
@@ -150,17 +167,19 @@ struct SweepReport {
 // EraseWithLineage, revoke -> RELEASED to REVOKED; each with a RETENTION audit entry (system
 // actor "retention", the rule and its location) committed with the change. Already revoked
 // artifacts are skipped. With dry_run nothing changes. Fails only when the artifacts cannot be
-// read; an item's failure is in the report (and the audit log).
+// read; an item's failure is in the report (and the audit log). Returns only after every worker
+// it started has finished.
 Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::Policy& policy,
                                    SystemTime now, const SweepOptions& options);
 
 // Runs SweepRetention every `interval` on a background thread with the policy `policy()`
-// returns at that time, logging what each sweep did. Thread-safe.
+// returns at that time and `concurrency` workers, logging what each sweep did. Thread-safe.
 class RetentionSweeper {
  public:
   RetentionSweeper(std::shared_ptr<registry::Registry> registry,
                    std::function<std::shared_ptr<const policy::Policy>()> policy,
-                   std::chrono::milliseconds interval, Clock clock = SystemNow);
+                   std::chrono::milliseconds interval, Clock clock = SystemNow,
+                   size_t concurrency = kDefaultSweepConcurrency);
   // Stops the thread.
   ~RetentionSweeper();
   RetentionSweeper(const RetentionSweeper&) = delete;
@@ -168,9 +187,11 @@ class RetentionSweeper {
 
   // Starts the thread; the first sweep runs at once. No-op when running or the interval is 0.
   void Start();
-  // Stops the thread; a sweep in progress stops after its current item. Idempotent.
+  // Stops the thread; a sweep in progress stops after its current items (one per worker).
+  // Idempotent.
   void Stop();
-  // Sweeps now on the caller's thread (with the sweeper's clock and policy).
+  // Sweeps now on the caller's thread (with the sweeper's clock and policy; `options` as given,
+  // its concurrency included).
   Result<SweepReport> SweepNow(const SweepOptions& options);
   // Sweeps finished by the background thread so far.
   int64_t completed_sweeps() const;
@@ -182,6 +203,7 @@ class RetentionSweeper {
   std::function<std::shared_ptr<const policy::Policy>()> policy_;
   const std::chrono::milliseconds interval_;
   const Clock clock_;
+  const size_t concurrency_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;        // SOV_GUARDED_BY(mu_)

@@ -168,6 +168,7 @@ TEST(ConfigTest, ValidationAndRetentionDefaultWhenAbsent) {
   EXPECT_FALSE(config->validation.external_workers);
   EXPECT_EQ(config->validation.max_attempts, 3);
   EXPECT_EQ(config->retention.sweep_interval_ms, 3'600'000);
+  EXPECT_EQ(config->retention.sweep_concurrency, 8);
 }
 
 TEST(ConfigTest, ValidationKeysAreParsed) {
@@ -211,6 +212,17 @@ TEST(ConfigTest, RetentionSweepIntervalIsParsed) {
   EXPECT_EQ(config->retention.sweep_interval_ms, 0);
 }
 
+TEST(ConfigTest, RetentionSweepConcurrencyIsParsedFromOneTo32) {
+  // 1 (one item after another) and 32 are the bounds; the default is 8.
+  Result<ServerConfig> config =
+      ParseServerConfig(GoodPlus("retention:\n  sweep_concurrency: 1\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->retention.sweep_concurrency, 1);
+  config = ParseServerConfig(GoodPlus("retention:\n  sweep_concurrency: 32\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->retention.sweep_concurrency, 32);
+}
+
 TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
   // Each value these sections refuse, each unknown key and each wrong type is one line at the
   // offending text (the sections start at line 17).
@@ -252,6 +264,16 @@ TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
        "disables the background sweep"},
       {"validation:\n  lease: 999999999999h\n",
        "18:10: error: validation.lease: '999999999999h' is longer than 100 years"},
+      // A sweep concurrency of 0, above 32, or not a whole number.
+      {"retention:\n  sweep_concurrency: 0\n",
+       "18:22: error: retention.sweep_concurrency: '0' is not a whole number from 1 to 32 (1 "
+       "erases one artifact after another)"},
+      {"retention:\n  sweep_concurrency: 33\n",
+       "18:22: error: retention.sweep_concurrency: '33' is not a whole number from 1 to 32 (1 "
+       "erases one artifact after another)"},
+      {"retention:\n  sweep_concurrency: four\n",
+       "18:22: error: retention.sweep_concurrency: 'four' is not a whole number from 1 to 32 (1 "
+       "erases one artifact after another)"},
       {"retention:\n  sweep_interval: 500ms\n",
        "18:19: error: retention.sweep_interval: must be at least 1s, or 0 to disable the "
        "background sweep"},

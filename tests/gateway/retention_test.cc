@@ -2,10 +2,15 @@
 // order, filters and horizon under the policy in force; the pusher's retain_until erasing at the
 // earlier deadline; the sweeper with a fake clock erases and revokes exactly the expired
 // artifacts, audits each change, is idempotent, keeps going past a failing item, and its
-// background thread sweeps on its own.
+// background thread sweeps on its own; a sweep on several workers leaves the same state, audit
+// entries and counts as one worker, stops when cancelled and still counts and retries failures.
 #include "gateway/retention.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -350,8 +355,11 @@ TEST_F(RetentionTest, AFailingItemIsCountedAuditedAndRetriedWithoutStoppingTheSw
   EXPECT_THAT(report->items[0].error, HasSubstr("injected failure"));
   EXPECT_NE(reg_.Get(personal_).stage, Stage::kErased);
   EXPECT_EQ(reg_.Get(second).stage, Stage::kErased);
+  // The two items are independent, so the sweep's workers may log them in either order.
   std::vector<registry::AuditEvent> entries = reg_.Entries("RETENTION");
   ASSERT_EQ(entries.size(), 2u);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.artifact_name < b.artifact_name; });
   EXPECT_EQ(entries[0].artifact_name, "acme/personal");
   EXPECT_EQ(entries[0].body["details"]["outcome"], "failed");
   EXPECT_THAT(entries[0].body["details"]["error"].get<std::string>(), HasSubstr("injected"));
@@ -396,6 +404,223 @@ TEST_F(RetentionTest, BackgroundSweeperSweepsWithItsClockAndStops) {
   EXPECT_EQ(reg_.Get(personal_).stage, Stage::kErased);
   // Swept at least twice, erased once.
   EXPECT_EQ(reg_.Entries("RETENTION").size(), 1u);
+}
+
+// ---- Concurrent sweeps ---------------------------------------------------------------------
+
+// A registry full of lineage, built the same way whatever registry it is built in: pairs of
+// personal datasets with a shared released model, chains dataset -> derived dataset -> model
+// (models derived from personal data are personal: erased at ten days), internal datasets with
+// a personal dataset and a released model derived from them (erased and revoked before their
+// parent, so that the order inside the group decides whether the parent's erasure finds them
+// erased or revoked), released models without lineage (revoked), and independent personal
+// datasets.
+void BuildLineage(GovernanceRegistry& reg, int pairs) {
+  for (int i = 0; i < pairs; ++i) {
+    const std::string n = std::to_string(i);
+    reg.Push(Kind::kDataset, "acme/a" + n, "1.0.0", "personal");
+    reg.Push(Kind::kDataset, "acme/b" + n, "1.0.0", "personal");
+    reg.Release(reg.Push(Kind::kModel, "acme/shared" + n, "1.0.0", "internal",
+                         {"acme/a" + n + "@1.0.0", "acme/b" + n + "@1.0.0"}));
+    reg.Push(Kind::kDataset, "acme/c" + n, "1.0.0", "personal");
+    reg.Push(Kind::kDataset, "acme/c" + n + "-derived", "1.0.0", "personal",
+             {"acme/c" + n + "@1.0.0"});
+    reg.Release(reg.Push(Kind::kModel, "acme/chain" + n, "1.0.0", "internal",
+                         {"acme/c" + n + "-derived@1.0.0"}));
+    reg.Push(Kind::kDataset, "acme/x" + n, "1.0.0", "internal");
+    reg.Push(Kind::kDataset, "acme/x" + n + "-personal", "1.0.0", "personal",
+             {"acme/x" + n + "@1.0.0"});
+    reg.Release(reg.Push(Kind::kModel, "acme/x" + n + "-model", "1.0.0", "internal",
+                         {"acme/x" + n + "@1.0.0"}));
+    reg.Release(reg.Push(Kind::kModel, "acme/m" + n, "1.0.0", "internal"));
+    reg.Push(Kind::kDataset, "acme/solo" + n, "1.0.0", "personal");
+  }
+}
+
+// Every artifact's name, stage, notices and eraser, by name.
+std::vector<std::string> EndState(GovernanceRegistry& reg) {
+  registry::ArtifactFilter all;
+  all.include_erased = true;
+  all.limit = 0;
+  Result<std::vector<registry::ArtifactRecord>> records = reg.registry().List(all);
+  EXPECT_TRUE(records.ok());
+  std::vector<std::string> out;
+  for (const registry::ArtifactRecord& r : *records) {
+    std::vector<std::string> notices;
+    for (const registry::LineageNotice& n : r.lineage_notices) {
+      notices.push_back(n.erased_name + "@" + n.erased_version + ":" + n.action);
+    }
+    std::sort(notices.begin(), notices.end());
+    std::string line = r.spec.name + " " + std::string(registry::StageName(r.stage));
+    for (const std::string& n : notices) line += " notice=" + n;
+    // (The reason names the deadline, which differs between registries built apart.)
+    if (r.tombstone.has_value()) line += " erased-by=" + r.tombstone->system_actor;
+    out.push_back(std::move(line));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The audit entries a sweep writes, as a sorted multiset: the order of entries from different
+// lineage groups is the workers', the entries themselves must not differ.
+std::vector<std::string> SweepEntries(GovernanceRegistry& reg) {
+  std::vector<std::string> out;
+  for (const char* type : {"RETENTION", "ERASURE", "LINEAGE_PROPAGATION", "STAGE_CHANGE"}) {
+    for (const registry::AuditEvent& e : reg.Entries(type)) {
+      std::string line = e.type + " " + e.action + " " + e.artifact_name;
+      const nlohmann::json& details = e.body.value("details", nlohmann::json::object());
+      if (details.contains("outcome")) line += " outcome=" + details["outcome"].get<std::string>();
+      if (details.contains("erasedAncestor")) {
+        line += " ancestor=" + details["erasedAncestor"]["name"].get<std::string>();
+      }
+      if (e.body.contains("stageChange")) {
+        line += " to=" + e.body["stageChange"]["toStage"].get<std::string>();
+      }
+      out.push_back(std::move(line));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ConcurrentSweepTest, ManyWorkersLeaveTheSameStateEntriesAndCountsAsOne) {
+  // The same registry swept by one worker and by eight: identical report (in the plan's order),
+  // end state and audit entries; the eight-worker sweep really ran on several threads.
+  constexpr int kPairs = 8;
+  const policy::Policy policy = testing::LoadPolicy();
+  GovernanceRegistry one, many;
+  BuildLineage(one, kPairs);
+  BuildLineage(many, kPairs);
+  const SystemTime later = std::chrono::system_clock::now() + 100 * kDay;
+
+  auto sweep = [&](GovernanceRegistry& reg, size_t concurrency,
+                   std::set<std::thread::id>& threads) {
+    std::mutex mu;
+    SweepOptions options;
+    options.concurrency = concurrency;
+    options.cancelled = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      threads.insert(std::this_thread::get_id());
+      return false;
+    };
+    return SweepRetention(reg.registry(), policy, later, options);
+  };
+  std::set<std::thread::id> one_threads, many_threads;
+  auto sequential = sweep(one, 1, one_threads);
+  auto concurrent = sweep(many, 8, many_threads);
+  ASSERT_TRUE(sequential.ok()) << sequential.status().message();
+  ASSERT_TRUE(concurrent.ok()) << concurrent.status().message();
+
+  EXPECT_EQ(one_threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_GE(many_threads.size(), 2u);
+  EXPECT_EQ(concurrent->erased, sequential->erased);
+  EXPECT_EQ(concurrent->revoked, sequential->revoked);
+  EXPECT_EQ(concurrent->unchanged, sequential->unchanged);
+  EXPECT_EQ(concurrent->failed, 0);
+  EXPECT_EQ(sequential->failed, 0);
+  EXPECT_FALSE(concurrent->stopped);
+  // a, b, shared, c, c-derived, chain, x, x-personal, solo erased; x-model and m revoked.
+  EXPECT_EQ(sequential->erased, 9 * kPairs);
+  EXPECT_EQ(sequential->revoked, 2 * kPairs);
+  EXPECT_EQ(Names(*concurrent), Names(*sequential));
+  EXPECT_EQ(EndState(many), EndState(one));
+  EXPECT_EQ(SweepEntries(many), SweepEntries(one));
+  // The order inside a group held: the personal dataset derived from x was erased before x,
+  // so x's erasure left it no notice.
+  for (GovernanceRegistry* reg : {&one, &many}) {
+    EXPECT_TRUE(reg->registry().Get("acme/x0-personal", "1.0.0")->lineage_notices.empty());
+    registry::ArtifactRecord x_model = reg->registry().Get("acme/x0-model", "1.0.0").value();
+    EXPECT_EQ(x_model.stage, Stage::kRevoked);
+    EXPECT_EQ(x_model.history.back().rule_id, "retention:9");  // by retention, then noticed
+    EXPECT_EQ(x_model.lineage_notices.size(), 1u);
+    EXPECT_EQ(reg->registry().Get("acme/shared0", "1.0.0")->lineage_notices.size(), 2u);
+  }
+
+  // A second sweep with many workers finds nothing left to do.
+  std::set<std::thread::id> again_threads;
+  auto again = sweep(many, 8, again_threads);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->erased + again->revoked + again->failed, 0);
+}
+
+TEST(ConcurrentSweepTest, CancellationStopsEveryWorkerAndTheNextSweepFinishes) {
+  // cancelled() is asked one call at a time, before each item; once it says so no worker
+  // starts another item, and the next sweep erases the rest.
+  const policy::Policy policy = testing::LoadPolicy();
+  GovernanceRegistry reg;
+  constexpr int kItems = 24;
+  for (int i = 0; i < kItems; ++i) {
+    reg.Push(Kind::kDataset, "acme/p" + std::to_string(i), "1.0.0", "personal");
+  }
+  const SystemTime later = std::chrono::system_clock::now() + 15 * kDay;
+  std::atomic<int> calls{0};
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  SweepOptions options;
+  options.concurrency = 6;
+  options.cancelled = [&] {
+    if (inside.fetch_add(1) != 0) overlapped = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    const bool stop = calls.fetch_add(1) >= 5;  // the first five items go ahead
+    inside.fetch_sub(1);
+    return stop;
+  };
+  auto report = SweepRetention(reg.registry(), policy, later, options);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_FALSE(overlapped);
+  EXPECT_TRUE(report->stopped);
+  EXPECT_EQ(report->erased, 5);
+  EXPECT_EQ(report->items.size(), 5u);
+  EXPECT_EQ(reg.Entries("ERASURE").size(), 5u);
+
+  auto rest = SweepRetention(reg.registry(), policy, later, {});
+  ASSERT_TRUE(rest.ok());
+  EXPECT_FALSE(rest->stopped);
+  EXPECT_EQ(rest->erased, kItems - 5);
+  EXPECT_EQ(reg.Entries("ERASURE").size(), static_cast<size_t>(kItems));
+}
+
+TEST(ConcurrentSweepTest, FailingItemsAreCountedAuditedAndRetried) {
+  // With several workers, each failing item is still counted, listed with its error in the
+  // plan's order, audited as failed, and erased by the next sweep.
+  const policy::Policy policy = testing::LoadPolicy();
+  GovernanceRegistry reg;
+  std::vector<registry::ArtifactRecord> records;
+  for (int i = 0; i < 12; ++i) {
+    records.push_back(
+        reg.Push(Kind::kDataset, "acme/p" + std::to_string(i + 10), "1.0.0", "personal"));
+  }
+  for (int i : {1, 6, 11}) reg.store().FailArtifact(records[static_cast<size_t>(i)].id);
+  const SystemTime later = std::chrono::system_clock::now() + 15 * kDay;
+  SweepOptions options;
+  options.concurrency = 4;
+  auto report = SweepRetention(reg.registry(), policy, later, options);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->failed, 3);
+  EXPECT_EQ(report->erased, 9);
+  ASSERT_EQ(report->items.size(), 12u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const SweptItem& swept = report->items[i];
+    EXPECT_EQ(swept.item.artifact.spec.name, records[i].spec.name);  // the plan's order
+    const bool failing = i == 1 || i == 6 || i == 11;
+    EXPECT_EQ(swept.outcome, failing ? SweepOutcome::kFailed : SweepOutcome::kErased) << i;
+    if (failing) {
+      EXPECT_THAT(swept.error, HasSubstr("injected failure"));
+    }
+    EXPECT_EQ(reg.Get(records[i]).stage == Stage::kErased, !failing) << i;
+  }
+  int failed_entries = 0;
+  for (const registry::AuditEvent& e : reg.Entries("RETENTION")) {
+    if (e.body["details"]["outcome"] == "failed") ++failed_entries;
+  }
+  EXPECT_EQ(failed_entries, 3);
+
+  reg.store().HealAll();
+  auto retry = SweepRetention(reg.registry(), policy, later, options);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->failed, 0);
+  EXPECT_EQ(retry->erased, 3);
+  for (const registry::ArtifactRecord& r : records) EXPECT_EQ(reg.Get(r).stage, Stage::kErased);
 }
 
 TEST(RetentionSweeperTest, ZeroIntervalStartsNoThread) {
