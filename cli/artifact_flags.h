@@ -77,8 +77,8 @@ struct PushFlags {
 
 // Checks the flags and builds the spec CreateUpload gets. INVALID_ARGUMENT naming the flag for a
 // malformed name, version, label, lineage reference or --retain-until time, a kind other than
-// dataset or model, an unknown enum word, or a purpose that is empty or given twice. `tenant_hint` is passed to
-// CheckArtifactName for its did-you-mean.
+// dataset or model, an unknown enum word, or a purpose that is empty or given twice.
+// `tenant_hint` is passed to CheckArtifactName for its did-you-mean.
 Result<v1::ArtifactSpec> BuildArtifactSpec(
     const PushFlags& flags, const std::optional<std::string>& tenant_hint = std::nullopt);
 

@@ -74,8 +74,11 @@ std::vector<std::string> PlanRow(const v1::RetentionItem& item) {
 int RunPlan(const CommandLine& cli, const PlanOptions& opts) {
   v1::GetRetentionPlanRequest request;
   if (!opts.horizon.empty()) {
-    Result<google::protobuf::Timestamp> horizon = ParseTimeOrDurationFromNow("--horizon", opts.horizon);
-    if (!horizon.ok()) return ReportUsageError(*cli.err, "retention plan", horizon.status().message());
+    Result<google::protobuf::Timestamp> horizon =
+        ParseTimeOrDurationFromNow("--horizon", opts.horizon);
+    if (!horizon.ok()) {
+      return ReportUsageError(*cli.err, "retention plan", horizon.status().message());
+    }
     *request.mutable_horizon() = *horizon;
   }
   if (!opts.kind.empty()) {
