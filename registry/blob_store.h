@@ -3,7 +3,7 @@
 // LocalBlobStore, one directory). An upload writes a private staging object that only grows,
 // can be truncated back to its last durable point when an upload resumes, and becomes a blob
 // by Publish, which is durable when it returns (fsync of the data, atomic rename, fsync of the
-// directory). Blobs are immutable; Delete removes one for good.
+// directory). Blobs are immutable; Delete removes one (see there for its durability).
 //
 // Narrow on purpose, so that a shared object store can implement it for replicas.
 // Implementations are thread-safe; a BlobAppender or BlobReader is used by one thread at a time.
@@ -69,7 +69,9 @@ class BlobStore {
   // Opens a blob for reading; NOT_FOUND when absent.
   virtual Result<std::unique_ptr<BlobReader>> Open(const std::string& location,
                                                    const std::string& blob_id) = 0;
-  // Deletes a blob durably; OK when absent.
+  // Deletes a blob; OK when absent. Not durable by itself: a crash soon after may bring the blob
+  // back. Every caller deletes blobs that Registry::Recover deletes again at the next start (an
+  // unreferenced blob, or an erased artifact's, whose key is gone), so no fsync is spent here.
   virtual Status Delete(const std::string& location, const std::string& blob_id) = 0;
 
   // For startup cleanup: the upload ids with a staging object, and the ids of every blob.

@@ -118,7 +118,8 @@ Result<ArtifactRecord> Registry::Erase(const std::string& name, const std::strin
 
     WriteBatch batch;
     batch.Add(mutation::DeleteDataKey{artifact.id});
-    batch.Add(mutation::UpdateArtifact{updated});
+    // The tombstone and history event point at the ERASURE entry that follows.
+    batch.Add(mutation::UpdateArtifact{updated, /*link_next_audit=*/true});
 
     AuditEvent erasure = EventFrom(actor, "ERASURE", "artifact.erase", artifact);
     erasure.body = {
@@ -169,33 +170,11 @@ Result<ArtifactRecord> Registry::Erase(const std::string& name, const std::strin
     ++updated.revision;
 
     // The key is gone: the blob is unreadable whatever happens next. Deleting it is hygiene; a
-    // failure leaves an unreferenced blob that Recover() removes at the next start.
+    // failure, or a crash before the unlink is durable, leaves an erased artifact's blob that
+    // Recover() removes at the next start.
     (void)blobs_->Delete(artifact.spec.storage_location, artifact.id);
 
-    // The ERASURE entry's index, known only now, goes into the tombstone and history event.
-    const int64_t index = committed->audit_indexes.front();
-    for (int patch = 0; patch < kMaxRevisionAttempts; ++patch) {
-      ArtifactRecord patched = updated;
-      patched.tombstone->audit_index = index;
-      patched.history.back().audit_index = index;
-      WriteBatch fix;
-      fix.Add(mutation::UpdateArtifact{patched});
-      Result<CommitResult> done = store_->Commit(std::move(fix));
-      if (done.ok()) {
-        ++patched.revision;
-        updated = std::move(patched);
-        break;
-      }
-      if (done.status().code() != StatusCode::kAborted) break;
-      Result<std::optional<ArtifactRecord>> current = store_->FindArtifactById(artifact.id);
-      if (!current.ok() || !current->has_value() || !(*current)->tombstone.has_value()) break;
-      updated = std::move(**current);
-      if (updated.tombstone->audit_index >= 0) break;
-    }
-    if (updated.tombstone.has_value() && updated.tombstone->audit_index < 0) {
-      // The record still says where its erasure entry is; callers see the right index.
-      updated.tombstone->audit_index = index;
-    }
+    SetChangeAuditIndex(updated, committed->audit_indexes.front());
     return updated;
   }
   return Aborted("artifact " + ref + " kept changing; try again");
@@ -277,7 +256,7 @@ Result<ArtifactRecord> Registry::AddLineageNotice(const std::string& name,
     }
 
     WriteBatch batch;
-    batch.Add(mutation::UpdateArtifact{updated});
+    batch.Add(mutation::UpdateArtifact{updated, /*link_next_audit=*/change_stage});
     batch.Add(mutation::AppendAudit{std::move(propagation)});
     std::vector<AuditEvent> events = audit;
     for (AuditEvent& e : events) batch.Add(mutation::AppendAudit{std::move(e)});
@@ -287,10 +266,7 @@ Result<ArtifactRecord> Registry::AddLineageNotice(const std::string& name,
       return committed.status();
     }
     ++updated.revision;
-    if (change_stage) {
-      SetStageEventAuditIndex(updated, updated.history.size() - 1,
-                              committed->audit_indexes.front());
-    }
+    if (change_stage) SetChangeAuditIndex(updated, committed->audit_indexes.front());
     return updated;
   }
   return Aborted("artifact " + ref + " kept changing; try again");

@@ -387,7 +387,7 @@ Status LocalBlobStore::Delete(const std::string& location, const std::string& bl
     if (errno == ENOENT) return OkStatus();
     return ErrnoStatus("cannot delete", path, errno);
   }
-  return SyncDirectory(FanOutDir(dir, blob_id));
+  return OkStatus();
 }
 
 namespace {

@@ -2,10 +2,10 @@
 // location directory holds `staging/<upload id>.part` (uploads being written) and
 // `blobs/<first two characters of the blob id>/<blob id>.blob` (published blobs); both are
 // created 0700 by Create. Appends are buffered (4 MiB) and large ones written straight through,
-// Sync is flush + fdatasync, Publish is fsync + rename + fsync of both directories, and readers
-// use pread. Upload and blob ids must be 1 to 128 characters of [A-Za-z0-9_-]
-// (INVALID_ARGUMENT otherwise), so that no id can escape its directory. Thread-safe, as
-// BlobStore says.
+// Sync is flush + fdatasync, Publish is fsync + rename + fsync of both directories, Delete is an
+// unlink without a directory fsync (BlobStore::Delete says why), and readers use pread. Upload
+// and blob ids must be 1 to 128 characters of [A-Za-z0-9_-] (INVALID_ARGUMENT otherwise), so
+// that no id can escape its directory. Thread-safe, as BlobStore says.
 #pragma once
 
 #include <map>

@@ -62,8 +62,12 @@ struct InsertArtifact {
 // Replaces an artifact's mutable fields: stage, history, signatures, manifest, release_requested,
 // tombstone, lineage_notices, update_time. ABORTED when the stored revision differs from
 // artifact.revision; NOT_FOUND when no artifact has artifact.id.
+// With `link_next_audit`, the change and the entry that records it are linked in the same
+// transaction: the record is stored as SetChangeAuditIndex(artifact, i) makes it, where i is the
+// index the next AppendAudit of the batch gets. INVALID_ARGUMENT when no AppendAudit follows.
 struct UpdateArtifact {
   ArtifactRecord artifact;
+  bool link_next_audit = false;
 };
 // Destroys an artifact's wrapped data key (crypto-shredding). OK when already gone.
 struct DeleteDataKey {

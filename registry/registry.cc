@@ -131,7 +131,7 @@ StageChange MakeStageChange(const ArtifactRecord& artifact, const Registry::Tran
   event.reason = transition.reason;
   event.rule_id = transition.rule_id;
   event.rule_location = transition.rule_location;
-  event.audit_index = -1;  // known once the entry is committed (SetStageEventAuditIndex)
+  event.audit_index = -1;  // linked to the entry by the commit (link_next_audit)
   updated.stage = transition.to;
   updated.history.push_back(event);
   if (transition.mark_release_requested) updated.release_requested = true;
@@ -1217,12 +1217,11 @@ Result<ArtifactRecord> Registry::ChangeStage(const std::string& name, const std:
                                   internal::RevokingNoticeText(*notice));
       }
     }
-    // The history event's audit_index is set below, once the entry has its index.
     internal::StageChange change = internal::MakeStageChange(artifact, transition, actor, Now());
     ArtifactRecord& updated = change.updated;
 
     WriteBatch batch;
-    batch.Add(mutation::UpdateArtifact{updated});
+    batch.Add(mutation::UpdateArtifact{updated, /*link_next_audit=*/true});
     batch.Add(mutation::AppendAudit{std::move(change.entry)});
     std::vector<AuditEvent> events = audit;
     AddAudit(batch, events);
@@ -1232,37 +1231,10 @@ Result<ArtifactRecord> Registry::ChangeStage(const std::string& name, const std:
       return committed.status();
     }
     ++updated.revision;
-    const size_t position = updated.history.size() - 1;
-    SetStageEventAuditIndex(updated, position, committed->audit_indexes.front());
+    SetChangeAuditIndex(updated, committed->audit_indexes.front());
     return updated;
   }
   return Aborted("artifact " + ref + " kept changing; try again");
-}
-
-void Registry::SetStageEventAuditIndex(ArtifactRecord& artifact, size_t position,
-                                       int64_t audit_index) {
-  // The entry's index is known only once the batch that appended it has committed, so it is
-  // written into the history event by a second update. If that fails the event keeps -1 and
-  // the entry is still found by QueryAudit (type STAGE_CHANGE, artifact name and version).
-  for (int attempt = 0; attempt < kMaxRevisionAttempts; ++attempt) {
-    if (position >= artifact.history.size() || artifact.history[position].audit_index >= 0) {
-      return;
-    }
-    ArtifactRecord patched = artifact;
-    patched.history[position].audit_index = audit_index;
-    WriteBatch batch;
-    batch.Add(mutation::UpdateArtifact{patched});
-    Result<CommitResult> committed = store_->Commit(std::move(batch));
-    if (committed.ok()) {
-      ++patched.revision;
-      artifact = std::move(patched);
-      return;
-    }
-    if (committed.status().code() != StatusCode::kAborted) return;
-    Result<std::optional<ArtifactRecord>> current = store_->FindArtifactById(artifact.id);
-    if (!current.ok() || !current->has_value()) return;
-    artifact = std::move(**current);
-  }
 }
 
 Result<TenantUsage> Registry::Usage(const std::string& tenant_id) {

@@ -315,8 +315,6 @@ class Registry {
   // it, and deletes its staging object. OK when it is aborted already.
   Status AbortUpload(UploadRecord upload, const std::string& reason,
                      std::vector<AuditEvent> audit);
-  // Writes the audit index into history event `position`; see ChangeStage in registry.cc.
-  void SetStageEventAuditIndex(ArtifactRecord& artifact, size_t position, int64_t audit_index);
 
   std::shared_ptr<MetadataStore> store_;
   std::shared_ptr<BlobStore> blobs_;

@@ -1293,6 +1293,19 @@ Result<CommitResult> SqliteMetadataStore::Impl::ApplyBatch(const Pending& pendin
             [&](const mutation::AppendAudit& a) {
               return Apply(a, pending.leaves[leaf++], result);
             },
+            [&](const mutation::UpdateArtifact& u) {
+              if (!u.link_next_audit) return Apply(u);
+              if (leaf == pending.leaves.size()) {
+                return InvalidArgument("artifact " + u.artifact.spec.name + "@" +
+                                       u.artifact.spec.version +
+                                       ": an update linked to the next audit entry needs an "
+                                       "AppendAudit after it in the batch");
+              }
+              // The next append takes the log's current size as its index.
+              mutation::UpdateArtifact linked{u.artifact};
+              SetChangeAuditIndex(linked.artifact, static_cast<int64_t>(audit_.range.size()));
+              return Apply(linked);
+            },
             [&](const mutation::PutCheckpoint& p) {
               // Checked against the log after every append of the batch.
               checkpoints.push_back(&p);

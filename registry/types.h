@@ -147,6 +147,10 @@ struct ArtifactRecord {
   int64_t revision = 1;
 };
 
+// Points the change an artifact record is about to commit at the audit entry that records it:
+// the last history event and the tombstone take `audit_index` where theirs is still -1.
+void SetChangeAuditIndex(ArtifactRecord& artifact, int64_t audit_index);
+
 // An upload in progress (or finished: committed, aborted).
 struct UploadRecord {
   std::string id;

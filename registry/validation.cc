@@ -148,7 +148,7 @@ Result<JobRecord> Registry::QueueValidation(const ArtifactRecord& model,
       to_validating.reason = "validation job " + job.id + " queued";
       change = internal::MakeStageChange(current, to_validating, ValidationActor(actor),
                                          job.create_time);
-      batch.Add(mutation::UpdateArtifact{change->updated});
+      batch.Add(mutation::UpdateArtifact{change->updated, /*link_next_audit=*/true});
       batch.Add(mutation::AppendAudit{change->entry});
     } else {
       // The model's revision still moves, so that two concurrent requests (in any process)
@@ -164,12 +164,6 @@ Result<JobRecord> Registry::QueueValidation(const ArtifactRecord& model,
       const StatusCode code = committed.status().code();
       if (code == StatusCode::kAborted || code == StatusCode::kAlreadyExists) continue;
       return committed.status();
-    }
-    if (change.has_value()) {
-      ArtifactRecord updated = std::move(change->updated);
-      ++updated.revision;
-      SetStageEventAuditIndex(updated, updated.history.size() - 1,
-                              committed->audit_indexes.front());
     }
     NotifyJobQueued();
     return GetJob(job.id);
@@ -470,7 +464,7 @@ Result<JobRecord> Registry::CompleteJob(const JobRecord& job, JobOutcome outcome
       batch.Add(mutation::InsertArtifact{outcome.report->record, outcome.report->wrapped_key});
     }
     if (change.has_value()) {
-      batch.Add(mutation::UpdateArtifact{change->updated});
+      batch.Add(mutation::UpdateArtifact{change->updated, /*link_next_audit=*/true});
       batch.Add(mutation::AppendAudit{change->entry});
     }
     AuditEvent done = ValidationEvent(actor, "finished", "artifact.validate", finished);
@@ -505,13 +499,6 @@ Result<JobRecord> Registry::CompleteJob(const JobRecord& job, JobOutcome outcome
       continue;
     }
     ++finished.revision;
-    if (change.has_value()) {
-      ArtifactRecord updated = std::move(change->updated);
-      ++updated.revision;
-      // The STAGE_CHANGE entry is the first append of the batch.
-      SetStageEventAuditIndex(updated, updated.history.size() - 1,
-                              committed->audit_indexes.front());
-    }
     return finished;
   }
   return Aborted("model " + ref + " kept changing; try again");
@@ -551,7 +538,7 @@ Result<JobRecord> Registry::CancelJob(const std::string& job_id, const Actor& ac
     WriteBatch batch;
     batch.Add(mutation::UpdateJob{cancelled});
     if (change.has_value()) {
-      batch.Add(mutation::UpdateArtifact{change->updated});
+      batch.Add(mutation::UpdateArtifact{change->updated, /*link_next_audit=*/true});
       batch.Add(mutation::AppendAudit{change->entry});
     }
     batch.Add(mutation::AppendAudit{
@@ -565,12 +552,6 @@ Result<JobRecord> Registry::CancelJob(const std::string& job_id, const Actor& ac
       return committed.status();
     }
     ++cancelled.revision;
-    if (change.has_value()) {
-      ArtifactRecord updated = std::move(change->updated);
-      ++updated.revision;
-      SetStageEventAuditIndex(updated, updated.history.size() - 1,
-                              committed->audit_indexes.front());
-    }
     return cancelled;
   }
   return Aborted("validation job " + job_id + " kept changing; try again");

@@ -102,6 +102,10 @@ TEST_F(ErasureTest, EraseShredsAndSignsRecord) {
   ASSERT_TRUE(stored.ok());
   ASSERT_TRUE(stored->tombstone.has_value());
   EXPECT_EQ(stored->tombstone->audit_index, t.audit_index);
+  // Tombstone, history event and their entry's index committed together, in one revision.
+  EXPECT_EQ(stored->revision, pushed.revision + 1);
+  EXPECT_EQ(stored->revision, erased->revision);
+  EXPECT_EQ(stored->history.back().audit_index, t.audit_index);
 
   // The ERASURE entry holds a registry-signed record about the artifact, not its bytes.
   std::vector<Json> entries = AuditLeaves();
@@ -208,7 +212,7 @@ TEST_F(ErasureTest, EraseCancelsValidationJobs) {
   EXPECT_TRUE(cancelled_entry);
 }
 
-// A blob whose delete failed (here: put back) is removed by Recover as unreferenced.
+// A blob whose delete failed, or that a crash brought back (here: put back), is removed by Recover.
 TEST_F(ErasureTest, RecoverRemovesErasedBlob) {
   ArtifactRecord pushed = Push(Spec(Kind::kDataset, "acme/customers", "1.0.0"), "data");
   ASSERT_EQ(BlobFiles().size(), 1u);

@@ -638,10 +638,14 @@ TEST_F(RegistryTest, ChangeStage) {
       registry_->ChangeStage("acme/fraud/data", "1.0.0", to_validating, validation, {});
   ASSERT_TRUE(validating.ok()) << validating.status().ToString();
   EXPECT_EQ(validating->stage, Stage::kValidating);
+  // A change and its entry's index in the history commit together: one revision each.
+  EXPECT_EQ(validating->revision, registry_->Get("acme/fraud/data", "1.0.0")->revision);
 
   auto released = registry_->ChangeStage("acme/fraud/data", "1.0.0", to_released, TenantActor(),
                                          {Decision("artifact.release")});
   ASSERT_TRUE(released.ok()) << released.status().ToString();
+  EXPECT_EQ(released->revision, validating->revision + 1);
+  EXPECT_GE(released->history.back().audit_index, 0);
   auto again = registry_->ChangeStage("acme/fraud/data", "1.0.0", to_released, TenantActor(), {});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->revision, released->revision);

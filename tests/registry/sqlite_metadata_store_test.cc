@@ -584,6 +584,68 @@ TEST_F(SqliteMetadataStoreTest, BatchIsAllOrNothing) {
   EXPECT_EQ(store_->WrappedDataKey("a2").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(SqliteMetadataStoreTest, LinkedUpdateTakesTheNextAuditEntrysIndex) {
+  // With link_next_audit the change's new history event and tombstone point at the AppendAudit
+  // that follows them in the batch, committed with it; events and tombstones that already have
+  // an index keep it. Without an AppendAudit after it the batch is refused, whole.
+  Insert(Artifact("a1", "acme/d", "1.0.0"));
+  Insert(Artifact("a2", "acme/d", "2.0.0"));
+  MustCommit(WriteBatch()
+                 .Add(mutation::AppendAudit{Event("DECISION")})
+                 .Add(mutation::AppendAudit{Event("DECISION")}));
+  const int64_t size = *store_->AuditSize();
+
+  ArtifactRecord released = MustFind("acme/d", "1.0.0");
+  released.stage = Stage::kReleased;
+  released.history.push_back({Stage::kPending, Stage::kReleased, T(1700001000), "acme", "", "ok",
+                              "rel", "p.yaml:1:1", 0});
+  released.history.push_back({Stage::kReleased, Stage::kReleased, T(1700001001), "acme", "",
+                              "again", "", "", -1});
+  ArtifactRecord erased = MustFind("acme/d", "2.0.0");
+  erased.stage = Stage::kErased;
+  erased.history.push_back({Stage::kPending, Stage::kErased, T(1700001002), "", "retention",
+                            "deadline", "", "", -1});
+  erased.tombstone = Tombstone{T(1700001002), "", nullptr, "retention", "deadline", "", -1};
+  Result<CommitResult> committed = store_->Commit(
+      WriteBatch()
+          .Add(mutation::AppendAudit{Event("DECISION")})
+          .Add(mutation::UpdateArtifact{released, /*link_next_audit=*/true})
+          .Add(mutation::DeleteDataKey{"a2"})
+          .Add(mutation::UpdateArtifact{erased, /*link_next_audit=*/true})
+          .Add(mutation::AppendAudit{Event("ERASURE")})
+          .Add(mutation::AppendAudit{Event("DECISION")}));
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  ASSERT_EQ(committed->audit_indexes,
+            (std::vector<int64_t>{size, size + 1, size + 2}));
+
+  ArtifactRecord got = MustFind("acme/d", "1.0.0");
+  EXPECT_EQ(got.revision, 2);
+  ASSERT_EQ(got.history.size(), 2u);
+  EXPECT_EQ(got.history[0].audit_index, 0);  // had one already
+  EXPECT_EQ(got.history[1].audit_index, size + 1);
+  got = MustFind("acme/d", "2.0.0");
+  ASSERT_EQ(got.history.size(), 1u);
+  EXPECT_EQ(got.history[0].audit_index, size + 1);
+  ASSERT_TRUE(got.tombstone.has_value());
+  EXPECT_EQ(got.tombstone->audit_index, size + 1);
+  SetChangeAuditIndex(erased, size + 1);
+  erased.revision = 2;
+  ExpectSameArtifact(got, erased);
+
+  // Linked with no append after it: refused, and the earlier append goes with it.
+  ArtifactRecord again = MustFind("acme/d", "1.0.0");
+  again.stage = Stage::kRevoked;
+  again.history.push_back({Stage::kReleased, Stage::kRevoked, T(1700001003), "acme", "", "bad",
+                           "", "", -1});
+  Status refused = CommitStatus(WriteBatch()
+                                    .Add(mutation::AppendAudit{Event("STAGE_CHANGE")})
+                                    .Add(mutation::UpdateArtifact{again, true}));
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << refused.ToString();
+  EXPECT_NE(refused.message().find("acme/d@1.0.0"), std::string::npos) << refused.ToString();
+  EXPECT_EQ(MustFind("acme/d", "1.0.0").stage, Stage::kReleased);
+  EXPECT_EQ(*store_->AuditSize(), size + 3);
+}
+
 TEST_F(SqliteMetadataStoreTest, DataKeyDeletion) {
   // Deleting a data key makes it NOT_FOUND, keeps the artifact, and is idempotent.
   Insert(Artifact("a1", "acme/d", "1.0.0"), "secret-key");
