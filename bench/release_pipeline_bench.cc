@@ -16,8 +16,13 @@
 //   4. The peer: gpu_eval::RunSuite on the same model and data with the CPU backend, in-process,
 //      with the suite options the worker uses.
 //
+// With --eval-worker the gateway runs no worker of its own (`validation: {workers: 0,
+// external_workers: true}`) and a separate `sovd eval-worker --workers 1 --backend cpu` process
+// runs the job: the queue wait is then how long a job queued by one process takes to reach
+// another (the queue signal, gateway/queue_signal.h, or failing that the workers' poll).
+//
 // Needs only this build tree (sovd). Usage: release_pipeline_bench [--rows N] [--widths
-// 784,4096,5120,10] [--threads T] [--keep]
+// 784,4096,5120,10] [--threads T] [--eval-worker] [--keep]
 #include <signal.h>
 #include <unistd.h>
 
@@ -61,6 +66,7 @@ struct Options {
   std::vector<int64_t> widths = {784, 4096, 5120, 10};
   int threads = 0;  // 0: every core, as sovd's worker uses them
   bool keep = false;
+  bool eval_worker = false;  // validate in a `sovd eval-worker` process, not in sovd
 };
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
@@ -88,6 +94,8 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       if (o.widths.size() < 2) return std::nullopt;
     } else if (arg == "--keep") {
       o.keep = true;
+    } else if (arg == "--eval-worker") {
+      o.eval_worker = true;
     } else {
       return std::nullopt;
     }
@@ -280,7 +288,7 @@ int main(int argc, char** argv) {
   const std::optional<Options> options = ParseOptions(argc, argv);
   if (!options) {
     std::cerr << "usage: release_pipeline_bench [--rows N] [--widths 784,4096,5120,10] "
-                 "[--threads T] [--keep]\n";
+                 "[--threads T] [--eval-worker] [--keep]\n";
     return 2;
   }
   const Options& o = *options;
@@ -308,9 +316,10 @@ int main(int argc, char** argv) {
   std::string shape;
   for (int64_t w : o.widths) shape += (shape.empty() ? "" : "-") + std::to_string(w);
   std::printf("release_pipeline_bench: model %s F32 (%.1f MB), validation set %lld rows (%.1f MB), "
-              "CPU backend, %u cores (work dir %s)\n",
+              "CPU backend, %u cores, validated by %s (work dir %s)\n",
               shape.c_str(), model_mb, static_cast<long long>(o.rows), dataset_mb,
-              std::thread::hardware_concurrency(), work.c_str());
+              std::thread::hardware_concurrency(),
+              o.eval_worker ? "a sovd eval-worker process" : "sovd's own worker", work.c_str());
 
   // 2. The peer: the same suite in this process.
   double peer_s = 0;
@@ -341,8 +350,25 @@ int main(int argc, char** argv) {
   const std::string dataset_name = "acme-ml/bench/holdout";
   const std::string model_name = "acme-ml/bench/classifier";
   if (!InstallBenchPolicy(dev_dir, dataset_name)) return 1;
+  if (o.eval_worker) {
+    std::ofstream config(dev_dir / "sovd.yaml", std::ios::app);
+    config << "validation:\n  workers: 0\n  external_workers: true\n";
+    if (!config) {
+      std::cerr << "cannot add the validation section to " << dev_dir / "sovd.yaml" << "\n";
+      return 1;
+    }
+  }
   std::optional<sov::bench::Sovd> server = sov::bench::StartSovd(sovd_binary, dev_dir);
   if (!server) return 1;
+  std::optional<sov::bench::Child> eval_worker;
+  if (o.eval_worker) {
+    std::vector<std::string> args = {"--workers", "1", "--backend", "cpu"};
+    eval_worker = sov::bench::StartEvalWorker(sovd_binary, dev_dir / "sovd.yaml", args);
+    if (!eval_worker) {
+      sov::bench::StopSovd(*server);
+      return 1;
+    }
+  }
   auto channel = sov::bench::MtlsChannel(dev_dir, server->address, "acme-ml");
   auto registry = sov::v1::RegistryService::NewStub(channel);
   auto evaluation = sov::v1::EvaluationService::NewStub(channel);
@@ -409,12 +435,15 @@ int main(int argc, char** argv) {
     row("signing: publisher Sign call -> released", signing->first);
     std::printf("%-52s %10.3f\n", "total", total_s);
     std::printf("%-52s %10.3f\n", "(not counted) dataset push beforehand", dataset_push_s);
+    std::printf("%-52s %10.3f\n", "(not counted) job queued -> job started, by the server",
+                ToSeconds(job->start_time()) - ToSeconds(job->create_time()));
     std::printf("\npeer: the same suite in-process on the same files   %10.3f s\n", peer_s);
     std::printf("ratio in-process suite / sovd validation: %.2fx (1.00x = no pipeline overhead)\n",
                 peer_s / validation_s);
     exit_code = 0;
   } while (false);
 
+  if (eval_worker) sov::bench::StopChild(*eval_worker);
   sov::bench::StopSovd(*server);
   if (!o.keep) fs::remove_all(work);
   return exit_code;

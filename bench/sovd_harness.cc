@@ -80,44 +80,72 @@ std::string ReadText(const fs::path& path) {
   return ss.str();
 }
 
+namespace {
+
+// Reads `child`'s stdout until a whole line holding `marker` has arrived (at most 60 s); then
+// keeps draining it on a thread of its own so that the child never blocks on a full pipe. What
+// was read, or nullopt (with it printed) when the output ended or the time ran out first.
+std::optional<std::string> AwaitLine(const Child& child, const std::string& marker,
+                                     const std::string& what) {
+  std::string seen;
+  char buf[1024];
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < deadline) {
+    ssize_t n = ::read(child.out_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+    size_t at = seen.find(marker);
+    if (at == std::string::npos || seen.find('\n', at) == std::string::npos) continue;
+    int fd = child.out_fd;
+    std::thread([fd] {
+      char sink[4096];
+      while (::read(fd, sink, sizeof sink) > 0) {
+      }
+    }).detach();
+    return seen;
+  }
+  std::cerr << what << " did not start:\n" << seen << "\n";
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<Sovd> StartSovd(const std::string& sovd_binary, const fs::path& dir,
                               const std::vector<std::string>& extra_args) {
   Sovd s;
   std::vector<std::string> argv = {sovd_binary, "--dev", "--data-dir", dir.string()};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   s.child = Spawn(argv, true);
-  std::string seen;
-  char buf[1024];
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < deadline) {
-    ssize_t n = ::read(s.child.out_fd, buf, sizeof buf);
-    if (n <= 0) break;
-    seen.append(buf, static_cast<size_t>(n));
-    size_t at = seen.find("sovd listening on ");
-    if (at != std::string::npos) {
-      size_t end = seen.find(' ', at + 18);
-      if (end == std::string::npos) continue;
-      s.address = seen.substr(at + 18, end - at - 18);
-      // Keep draining stdout so sovd never blocks on a full pipe.
-      int fd = s.child.out_fd;
-      std::thread([fd] {
-        char sink[4096];
-        while (::read(fd, sink, sizeof sink) > 0) {
-        }
-      }).detach();
-      return s;
-    }
-  }
-  std::cerr << "sovd did not start:\n" << seen << "\n";
-  return std::nullopt;
+  const std::string marker = "sovd listening on ";
+  std::optional<std::string> seen = AwaitLine(s.child, marker, "sovd");
+  if (!seen) return std::nullopt;
+  const size_t at = seen->find(marker) + marker.size();
+  s.address = seen->substr(at, seen->find_first_of(" \n", at) - at);
+  return s;
 }
 
-void StopSovd(Sovd& sovd) {
-  if (sovd.child.pid <= 0) return;
-  ::kill(sovd.child.pid, SIGTERM);
-  ::waitpid(sovd.child.pid, nullptr, 0);
-  sovd.child.pid = -1;
+std::optional<Child> StartEvalWorker(const std::string& sovd_binary, const fs::path& config,
+                                     const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv = {sovd_binary, "eval-worker", "--config", config.string(),
+                                   "--no-policy-watch"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  Child child = Spawn(argv, true);
+  if (!AwaitLine(child, "sovd eval-worker running", "sovd eval-worker")) {
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, nullptr, 0);
+    return std::nullopt;
+  }
+  return child;
 }
+
+void StopChild(Child& child) {
+  if (child.pid <= 0) return;
+  ::kill(child.pid, SIGTERM);
+  ::waitpid(child.pid, nullptr, 0);
+  child.pid = -1;
+}
+
+void StopSovd(Sovd& sovd) { StopChild(sovd.child); }
 
 std::string SovdBinary(const char* binary_dir) {
   const char* build_env = std::getenv("SOV_BUILD_DIR");

@@ -53,6 +53,14 @@ std::optional<Sovd> StartSovd(const std::string& sovd_binary, const std::filesys
                               const std::vector<std::string>& extra_args = {"--no-policy-watch"});
 // SIGTERM, then waits for it to exit.
 void StopSovd(Sovd& sovd);
+// Starts `sovd eval-worker --config CONFIG --no-policy-watch` with `extra_args` and waits up to
+// 60 s for its running line; keeps draining its stdout afterwards. nullopt (with its output
+// printed) when it does not start.
+std::optional<Child> StartEvalWorker(const std::string& sovd_binary,
+                                     const std::filesystem::path& config,
+                                     const std::vector<std::string>& extra_args = {});
+// SIGTERM, then waits for it to exit.
+void StopChild(Child& child);
 // The sovd binary of this build tree, or of $SOV_BUILD_DIR when set.
 std::string SovdBinary(const char* binary_dir);
 

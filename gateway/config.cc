@@ -186,6 +186,15 @@ Status ReadValidation(MapReader& root, ServerConfig& config) {
     }
     config.validation.lease_seconds = *ms / 1000;
   }
+  SOV_ASSIGN_OR_RETURN(auto poll, section.OptionalString("poll_interval"));
+  if (poll.has_value()) {
+    Result<int64_t> ms = ParseDurationMs(*poll);
+    if (!ms.ok() || *ms < 10 || *ms > 3'600'000) {
+      return section.ErrorFor("poll_interval",
+                              ms.ok() ? "must be between 10ms and 1h" : ms.status().message());
+    }
+    config.validation.poll_interval_ms = *ms;
+  }
   SOV_ASSIGN_OR_RETURN(auto external, section.OptionalString("external_workers"));
   if (external.has_value()) {
     if (*external != "true" && *external != "false") {
@@ -194,7 +203,7 @@ Status ReadValidation(MapReader& root, ServerConfig& config) {
     config.validation.external_workers = *external == "true";
   }
   return section.CheckNoUnknownKeys(
-      {"workers", "backend", "lease", "external_workers", "max_attempts"});
+      {"workers", "backend", "lease", "external_workers", "max_attempts", "poll_interval"});
 }
 
 Status ReadRetention(MapReader& root, ServerConfig& config) {

@@ -56,6 +56,9 @@ struct ValidationSettings {
   // max_attempts: a job whose worker stopped reporting on this many attempts is failed and its
   // model rejected instead of being handed to yet another worker; 0: no limit.
   int max_attempts = 3;
+  // poll_interval, e.g. "1s": how often an idle worker looks for a job nobody announced (one
+  // whose lease ran out; one queued where the queue signal does not reach, gateway/queue_signal.h).
+  int64_t poll_interval_ms = 1000;
 };
 
 // The retention sweeper (`retention:` section; every key optional).

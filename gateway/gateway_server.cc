@@ -20,6 +20,7 @@
 #include "crypto/key_hierarchy.h"
 #include "gateway/auth_processor.h"
 #include "gateway/log.h"
+#include "gateway/queue_signal.h"
 #include "registry/local_blob_store.h"
 #include "registry/sqlite_metadata_store.h"
 
@@ -326,6 +327,7 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
     workers.workers = config.validation.workers;
     workers.backend = config.validation.backend;
     workers.lease = std::chrono::seconds(config.validation.lease_seconds);
+    workers.idle_poll = std::chrono::milliseconds(config.validation.poll_interval_ms);
     gateway->validation_workers_ = std::make_unique<ValidationWorkerPool>(
         gateway->registry_, gateway->policy_store_, tenants, gateway->signing_key_, workers);
     Status started = gateway->validation_workers_->Start();
@@ -333,8 +335,22 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
       gateway->Shutdown(std::chrono::system_clock::now());
       return config.ErrorAt("validation.backend", started);
     }
+  }
+  // A queued job wakes this gateway's idle workers, and through the queue signal those of the
+  // eval-worker processes on its data directory, instead of their next poll.
+  std::string signal;
+  if (config.validation.external_workers) signal = QueueSignalPath(config.registry.database);
+  if (gateway->validation_workers_ != nullptr || !signal.empty()) {
     gateway->registry_->SetJobQueuedListener(
-        [pool = gateway->validation_workers_.get()] { pool->Wake(); });
+        [pool = gateway->validation_workers_.get(), signal] {
+          if (pool != nullptr) pool->Wake();
+          if (signal.empty()) return;
+          if (Status raised = RaiseQueueSignal(signal); !raised.ok()) {
+            LogEvent(*ModuleLogger("gateway"), spdlog::level::warn,
+                     "could not signal the eval-workers; they find the job at their next poll",
+                     {{"error", raised.message()}});
+          }
+        });
   }
   if (options.policy_poll_interval.count() > 0) {
     gateway->policy_watcher_ = std::make_unique<PolicyFileWatcher>(
@@ -385,10 +401,8 @@ void GatewayServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   std::call_once(shutdown_once_, [&] {
     if (policy_watcher_ != nullptr) policy_watcher_->Stop();
     // A job interrupted here is taken again by a worker once its lease has expired.
-    if (validation_workers_ != nullptr) {
-      registry_->SetJobQueuedListener({});
-      validation_workers_->Stop();
-    }
+    if (registry_ != nullptr) registry_->SetJobQueuedListener({});
+    if (validation_workers_ != nullptr) validation_workers_->Stop();
     // A sweep in progress stops after its current item; the next start goes on from there.
     if (retention_sweeper_ != nullptr) retention_sweeper_->Stop();
     // Open audit tails end with UNAVAILABLE (and where to resume) instead of holding the grace.

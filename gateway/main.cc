@@ -77,7 +77,9 @@ int main(int argc, char** argv) {
       "gateway's config should set `validation: {external_workers: true}`, with `workers: 0`\n"
       "if only eval-workers should validate). It takes queued validation jobs, runs the\n"
       "benchmark suite on CUDA when a device is present (else on the CPU), writes the signed\n"
-      "reports and releases or rejects the models. A job whose worker dies is taken again by\n"
+      "reports and releases or rejects the models. A job the gateway queues starts at once\n"
+      "(the gateway bumps DATABASE-queue, which eval-workers watch); others are found every\n"
+      "validation.poll_interval (default 1s). A job whose worker dies is taken again by\n"
       "another once its lease expires. It runs until SIGTERM or SIGINT (exit 0) and reloads\n"
       "the policy on SIGHUP and when the file changes.\n\n"
       "  sovd eval-worker --config /etc/sovereign/sovd.yaml --workers 2 --backend cuda");

@@ -18,6 +18,7 @@
 #include "gateway/gateway_server.h"
 #include "gateway/policy_store.h"
 #include "gateway/policy_watcher.h"
+#include "gateway/queue_signal.h"
 #include "gateway/tenants.h"
 #include "gateway/validation_worker.h"
 #include "registry/audit_log.h"
@@ -92,6 +93,7 @@ int RunEvalWorker(const EvalWorkerOptions& options, const sigset_t& signals) {
       config->validation.workers > 0 ? config->validation.workers : 1);
   workers.backend = options.backend.value_or(config->validation.backend);
   workers.lease = std::chrono::seconds(config->validation.lease_seconds);
+  workers.idle_poll = std::chrono::milliseconds(config->validation.poll_interval_ms);
   if (workers.workers < 1) return Fail(InvalidArgument("--workers must be at least 1"));
 
   if (Status mode = CheckPrivateFileMode(config->master_key); !mode.ok()) {
@@ -156,6 +158,17 @@ int RunEvalWorker(const EvalWorkerOptions& options, const sigset_t& signals) {
   workers.name = std::string(host) + "/eval-worker-" + std::to_string(::getpid());
   ValidationWorkerPool pool(registry, policies, tenant_directory, *signing_key, workers);
   if (Status started = pool.Start(); !started.ok()) return Fail(started);
+  // The gateway (with validation.external_workers) raises the queue signal for every job it
+  // queues: the idle workers start at once instead of at their next poll.
+  const std::string signal_file = QueueSignalPath(config->registry.database);
+  Result<std::unique_ptr<QueueSignalWatcher>> queue_signal =
+      QueueSignalWatcher::Start(signal_file, [&pool] { pool.Wake(); });
+  if (!queue_signal.ok()) {
+    LogEvent(*ModuleLogger("gateway"), spdlog::level::warn,
+             "cannot watch the job-queue signal; idle workers find jobs by polling only",
+             {{"error", queue_signal.status().message()},
+              {"poll_interval_ms", std::to_string(config->validation.poll_interval_ms)}});
+  }
   std::unique_ptr<PolicyFileWatcher> watcher;
   if (options.watch_policy) {
     watcher = std::make_unique<PolicyFileWatcher>(*policies, kPolicyPollInterval);
@@ -170,6 +183,7 @@ int RunEvalWorker(const EvalWorkerOptions& options, const sigset_t& signals) {
             {"database", config->registry.database},
             {"workers", std::to_string(workers.workers)},
             {"backends", backends},
+            {"queue_signal", queue_signal.ok() ? signal_file : "none (polling)"},
             {"policy_sha256", policies->Current()->digest()},
             {"signing_key_id", signing_key->public_key().KeyId()}});
   int early = BecomeSignalWaiter();
@@ -182,6 +196,7 @@ int RunEvalWorker(const EvalWorkerOptions& options, const sigset_t& signals) {
   LogEvent(*ModuleLogger("gateway"), spdlog::level::info, "shutting down",
            {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   if (watcher != nullptr) watcher->Stop();
+  if (queue_signal.ok()) (*queue_signal)->Stop();
   pool.Stop();
   LogEvent(*ModuleLogger("gateway"), spdlog::level::info, "sovd eval-worker stopped");
   return kExitOk;

@@ -167,6 +167,7 @@ TEST(ConfigTest, ValidationAndRetentionDefaultWhenAbsent) {
   EXPECT_EQ(config->validation.lease_seconds, 60);
   EXPECT_FALSE(config->validation.external_workers);
   EXPECT_EQ(config->validation.max_attempts, 3);
+  EXPECT_EQ(config->validation.poll_interval_ms, 1000);
   EXPECT_EQ(config->retention.sweep_interval_ms, 3'600'000);
   EXPECT_EQ(config->retention.sweep_concurrency, 8);
 }
@@ -178,10 +179,12 @@ TEST(ConfigTest, ValidationKeysAreParsed) {
                                                            "  backend: cuda\n"
                                                            "  lease: 2m\n"
                                                            "  external_workers: true\n"
-                                                           "  max_attempts: 0\n"),
+                                                           "  max_attempts: 0\n"
+                                                           "  poll_interval: 250ms\n"),
                                                   kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->validation.max_attempts, 0);
+  EXPECT_EQ(config->validation.poll_interval_ms, 250);
   EXPECT_EQ(config->validation.workers, 4);
   EXPECT_EQ(config->validation.backend, "cuda");
   EXPECT_EQ(config->validation.lease_seconds, 120);
@@ -196,6 +199,13 @@ TEST(ConfigTest, ValidationKeysAreParsed) {
   config = ParseServerConfig(GoodPlus("validation:\n  workers: 256\n"), kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->validation.workers, 256);
+  // The bounds of poll_interval.
+  config = ParseServerConfig(GoodPlus("validation: {poll_interval: 10ms}\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.poll_interval_ms, 10);
+  config = ParseServerConfig(GoodPlus("validation: {poll_interval: 1h}\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->validation.poll_interval_ms, 3'600'000);
 }
 
 TEST(ConfigTest, RetentionSweepIntervalIsParsed) {
@@ -249,6 +259,14 @@ TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
        "18:10: error: validation.lease: '60' is not a duration (an integer with ms, s, m, h or d, "
        "e.g. 24h)"},
       {"validation:\n  lease: 4s\n", "18:10: error: validation.lease: must be at least 5s"},
+      // A poll interval outside 10ms to 1h, or not a duration.
+      {"validation:\n  poll_interval: 9ms\n",
+       "18:18: error: validation.poll_interval: must be between 10ms and 1h"},
+      {"validation:\n  poll_interval: 61m\n",
+       "18:18: error: validation.poll_interval: must be between 10ms and 1h"},
+      {"validation:\n  poll_interval: 1\n",
+       "18:18: error: validation.poll_interval: '1' is not a duration (an integer with ms, s, m, "
+       "h or d, e.g. 24h)"},
       {"validation:\n  external_workers: yes\n",
        "18:21: error: validation.external_workers: 'yes' is not true or false"},
       // A malformed, negative or too short sweep interval says how to disable the sweep.

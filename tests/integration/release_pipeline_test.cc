@@ -584,7 +584,9 @@ TEST_F(ReleasePipelineTest, EvaluationServiceHidesWhatTheCallerMayNotSee) {
 // A gateway that runs no validation of its own (`workers: 0`, `external_workers: true`) and a
 // separate `sovd eval-worker` process on the same data directory: the eval-worker takes the job
 // the push queued, writes the report and releases the model, the gateway (whose artifact cache is
-// off) shows the new stage at once, and SIGTERM stops the eval-worker with exit 0.
+// off) shows the new stage at once, and SIGTERM stops the eval-worker with exit 0. The
+// eval-worker polls only once an hour here: it finds the job because the gateway raised the
+// queue signal (gateway/queue_signal.h) when the push queued it.
 TEST_F(ReleasePipelineTest, EvalWorkerProcessValidatesForAGatewayWithoutWorkers) {
   ASSERT_TRUE(gateway_.Stop()) << gateway_.sovd()->Stderr();
   const std::string config_file = gateway_.File("sovd.yaml");
@@ -592,7 +594,8 @@ TEST_F(ReleasePipelineTest, EvalWorkerProcessValidatesForAGatewayWithoutWorkers)
   const std::string ours = "validation:\n  workers: 1\n";
   const size_t at = config.find(ours);
   ASSERT_NE(at, std::string::npos) << config;
-  config.replace(at, ours.size(), "validation:\n  workers: 0\n  external_workers: true\n");
+  config.replace(at, ours.size(),
+                 "validation:\n  workers: 0\n  external_workers: true\n  poll_interval: 1h\n");
   sov::testing::WriteTextFile(config_file, config);
   Start();
 
@@ -620,6 +623,14 @@ TEST_F(ReleasePipelineTest, EvalWorkerProcessValidatesForAGatewayWithoutWorkers)
       }
     }
   } reaper{worker};
+  // Its workers made their first look for a job and wait on the signal and the hour's poll.
+  const auto started_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ReadFile(log_file).find("sovd eval-worker running") == std::string::npos &&
+         std::chrono::steady_clock::now() < started_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_NE(ReadFile(log_file).find("sovd eval-worker running"), std::string::npos)
+      << ReadFile(log_file);
 
   PushDatasets();
   PushModel("acme-ml/digits/mlp-remote", "1.0.0");
@@ -630,6 +641,7 @@ TEST_F(ReleasePipelineTest, EvalWorkerProcessValidatesForAGatewayWithoutWorkers)
   EXPECT_EQ(jobs[0].state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_THAT(jobs[0].worker(), HasSubstr("/eval-worker-" + std::to_string(worker)));
   EXPECT_EQ(ReportCount("acme-ml/digits/mlp-remote"), 1);
+  EXPECT_THAT(ReadFile(log_file), HasSubstr("registry.db-queue"));  // the file it watched
 
   ASSERT_EQ(::kill(worker, SIGTERM), 0);
   int status = 0;
