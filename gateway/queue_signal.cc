@@ -132,7 +132,9 @@ Result<std::unique_ptr<QueueSignalWatcher>> QueueSignalWatcher::Start(
     return ErrnoError("cannot watch the job-queue signal file", state->path, errno);
   }
   state->stop = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (state->stop < 0) return ErrnoError("cannot watch the job-queue signal file", state->path, errno);
+  if (state->stop < 0) {
+    return ErrnoError("cannot watch the job-queue signal file", state->path, errno);
+  }
   SOV_RETURN_IF_ERROR(state->Watch());
   State* raw = state.get();
   state->thread = std::thread([raw] { raw->Loop(); });
