@@ -224,7 +224,7 @@ Status ReadRetention(MapReader& root, ServerConfig& config) {
       config.retention.sweep_interval_ms = *ms;
     }
   }
-  SOV_RETURN_IF_ERROR(ReadWholeNumber(section, "sweep_concurrency", 1, 32,
+  SOV_RETURN_IF_ERROR(ReadWholeNumber(section, "sweep_concurrency", 1, kMaxSweepConcurrency,
                                       " (1 erases one artifact after another)",
                                       config.retention.sweep_concurrency));
   return section.CheckNoUnknownKeys({"sweep_interval", "sweep_concurrency"});

@@ -61,13 +61,16 @@ struct ValidationSettings {
   int64_t poll_interval_ms = 1000;
 };
 
+// The most lineage groups one retention sweep works on at once (retention.sweep_concurrency).
+inline constexpr int kMaxSweepConcurrency = 32;
+
 // The retention sweeper (`retention:` section; every key optional).
 struct RetentionSettings {
   // sweep_interval, e.g. "1h", "15m"; 0 disables the background sweep (SweepRetention still
   // runs one on request).
   int64_t sweep_interval_ms = 3'600'000;
-  // sweep_concurrency: lineage groups a sweep erases or revokes at once, 1 to 32; 1 applies one
-  // item after another (gateway/retention.h).
+  // sweep_concurrency: lineage groups a sweep erases or revokes at once, 1 to
+  // kMaxSweepConcurrency; 1 applies one item after another (gateway/retention.h).
   int sweep_concurrency = 8;
 };
 

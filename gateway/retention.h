@@ -38,6 +38,7 @@
 
 #include "common/status.h"
 #include "common/time.h"
+#include "gateway/config.h"
 #include "policy/policy.h"
 #include "registry/registry.h"
 
@@ -131,9 +132,10 @@ struct SweptItem {
   std::string error;  // kFailed: why (a Status message; no secret)
 };
 
-// Workers a sweep uses unless told otherwise, and the most it takes (retention.sweep_concurrency).
-inline constexpr size_t kDefaultSweepConcurrency = 8;
-inline constexpr size_t kMaxSweepConcurrency = 32;
+// Workers a sweep uses unless told otherwise: the config's default, so that the two cannot
+// drift. At most kMaxSweepConcurrency (gateway/config.h) are used.
+inline constexpr size_t kDefaultSweepConcurrency =
+    static_cast<size_t>(RetentionSettings{}.sweep_concurrency);
 
 struct SweepOptions {
   bool dry_run = false;
