@@ -57,15 +57,6 @@ Result<E> Parse(const std::array<std::pair<E, std::string_view>, N>& table,
 
 std::string_view KindName(Kind kind) { return NameOf(kKinds, kind); }
 std::string_view StageName(Stage stage) { return NameOf(kStages, stage); }
-
-void SetChangeAuditIndex(ArtifactRecord& artifact, int64_t audit_index) {
-  if (!artifact.history.empty() && artifact.history.back().audit_index < 0) {
-    artifact.history.back().audit_index = audit_index;
-  }
-  if (artifact.tombstone.has_value() && artifact.tombstone->audit_index < 0) {
-    artifact.tombstone->audit_index = audit_index;
-  }
-}
 std::string_view UploadStateName(UploadState state) { return NameOf(kUploadStates, state); }
 std::string_view JobStateName(JobState state) { return NameOf(kJobStates, state); }
 
@@ -76,6 +67,15 @@ Result<UploadState> ParseUploadState(std::string_view name) {
 }
 Result<JobState> ParseJobState(std::string_view name) {
   return Parse(kJobStates, "job state", name);
+}
+
+void SetChangeAuditIndex(ArtifactRecord& artifact, int64_t audit_index) {
+  if (!artifact.history.empty() && artifact.history.back().audit_index < 0) {
+    artifact.history.back().audit_index = audit_index;
+  }
+  if (artifact.tombstone.has_value() && artifact.tombstone->audit_index < 0) {
+    artifact.tombstone->audit_index = audit_index;
+  }
 }
 
 }  // namespace sov::registry
