@@ -13,6 +13,8 @@ namespace {
 
 constexpr char kStandardAlphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrlAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr size_t kEd25519SignatureSize = 64;
 
 // Maps a character to its 6-bit value in either alphabet: '+' and '-' are 62, '/' and '_' 63.
@@ -92,32 +94,45 @@ std::string Pae(std::string_view payload_type, std::string_view payload) {
   return out;
 }
 
-std::string Base64Encode(std::string_view bytes) {
+namespace {
+
+// Base64 of `bytes` in `alphabet` (64 characters), with '=' padding when `pad`.
+std::string EncodeBase64(std::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
   for (; i + 3 <= bytes.size(); i += 3) {
     uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out += kStandardAlphabet[v >> 18 & 63];
-    out += kStandardAlphabet[v >> 12 & 63];
-    out += kStandardAlphabet[v >> 6 & 63];
-    out += kStandardAlphabet[v & 63];
+    out += alphabet[v >> 18 & 63];
+    out += alphabet[v >> 12 & 63];
+    out += alphabet[v >> 6 & 63];
+    out += alphabet[v & 63];
   }
   size_t rest = bytes.size() - i;
   if (rest == 1) {
     uint32_t v = byte(i) << 16;
-    out += kStandardAlphabet[v >> 18 & 63];
-    out += kStandardAlphabet[v >> 12 & 63];
-    out += "==";
+    out += alphabet[v >> 18 & 63];
+    out += alphabet[v >> 12 & 63];
+    if (pad) out += "==";
   } else if (rest == 2) {
     uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
-    out += kStandardAlphabet[v >> 18 & 63];
-    out += kStandardAlphabet[v >> 12 & 63];
-    out += kStandardAlphabet[v >> 6 & 63];
-    out += '=';
+    out += alphabet[v >> 18 & 63];
+    out += alphabet[v >> 12 & 63];
+    out += alphabet[v >> 6 & 63];
+    if (pad) out += '=';
   }
   return out;
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
+  return EncodeBase64(bytes, kStandardAlphabet, /*pad=*/true);
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  return EncodeBase64(bytes, kUrlAlphabet, /*pad=*/false);
 }
 
 Result<std::string> Base64Decode(std::string_view text) {

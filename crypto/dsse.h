@@ -51,11 +51,13 @@ Result<std::vector<std::string>> VerifyDsse(const DsseEnvelope& envelope,
                                             const std::vector<Ed25519PublicKey>& trusted,
                                             size_t threshold = 1);
 
-// Base64 helpers used by DSSE and the key files: Encode writes standard padded base64; Decode
+// Base64 helpers used by DSSE and the key files: Encode writes standard padded base64, UrlEncode
+// the URL-safe alphabet without padding (RFC 4648 section 5; tokens and page tokens); Decode
 // accepts standard or URL-safe, with or without padding, ignoring nothing else (no whitespace);
 // INVALID_ARGUMENT on another character, both alphabets mixed, misplaced padding, or non-zero
 // bits after the last byte (so that each byte string has one accepted encoding per alphabet).
 std::string Base64Encode(std::string_view bytes);
+std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64Decode(std::string_view text);
 
 }  // namespace sov::crypto

@@ -17,13 +17,7 @@ bool IsBase64UrlChar(char c) {
 
 std::string GenerateBearerToken() {
   crypto::SecretKey random = crypto::SecretKey::Random();
-  std::string encoded = crypto::Base64Encode(random.bytes());
-  for (char& c : encoded) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
-  return std::string(kBearerTokenPrefix) + encoded;
+  return std::string(kBearerTokenPrefix) + crypto::Base64UrlEncode(random.bytes());
 }
 
 crypto::Digest HashBearerToken(std::string_view token) { return crypto::Sha256Of(token); }

@@ -330,16 +330,6 @@ std::string JobFilterKey(const sov::v1::ListValidationJobsRequest& request) {
   return key;
 }
 
-std::string Base64Url(std::string_view bytes) {
-  std::string token = crypto::Base64Encode(bytes);
-  for (char& c : token) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!token.empty() && token.back() == '=') token.pop_back();
-  return token;
-}
-
 Status BadJobPageToken() {
   return InvalidArgument(
       "page_token is not one this server wrote; pass next_page_token of the previous response "
@@ -474,7 +464,7 @@ std::string JobPageCheck(std::string_view number, std::string_view filter_key) {
 
 std::string EncodeJobPageToken(int64_t before_seq, std::string_view filter_key) {
   const std::string number = std::to_string(before_seq);
-  return Base64Url("v1:" + number + ":" + JobPageCheck(number, filter_key));
+  return crypto::Base64UrlEncode("v1:" + number + ":" + JobPageCheck(number, filter_key));
 }
 
 Result<int64_t> DecodeJobPageToken(std::string_view token, std::string_view filter_key) {

@@ -139,16 +139,6 @@ void AddReleaseStatus(registry::Registry& registry, const policy::Policy& policy
   *out->mutable_release_status() = state->status;
 }
 
-std::string EncodePageToken(std::string_view name) {
-  std::string token = crypto::Base64Encode(name);
-  for (char& c : token) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!token.empty() && token.back() == '=') token.pop_back();
-  return token;
-}
-
 }  // namespace
 
 RegistryService::RegistryService(std::shared_ptr<const CallGuard> guard,
@@ -539,7 +529,7 @@ grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
     }
     if (digest.empty()) digest = call.policy().digest();
     call.RecordSummary("artifact.list", shown, hidden, digest);
-    if (more) response->set_next_page_token(EncodePageToken(last_shown));
+    if (more) response->set_next_page_token(crypto::Base64UrlEncode(last_shown));
     return OkStatus();
   });
 }

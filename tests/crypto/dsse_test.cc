@@ -60,6 +60,27 @@ TEST(Base64Test, EncodesRfc4648Vectors) {
   EXPECT_EQ(Base64Encode("\xfb\xff"), "+/8=");
 }
 
+// Base64UrlEncode writes the same vectors in the URL-safe alphabet without padding, and
+// Base64Decode reads every one back.
+TEST(Base64Test, UrlEncodesRfc4648VectorsWithoutPadding) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
+  EXPECT_EQ(Base64UrlEncode("foo"), "Zm9v");
+  EXPECT_EQ(Base64UrlEncode("foob"), "Zm9vYg");
+  EXPECT_EQ(Base64UrlEncode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(Base64UrlEncode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xef\xbe"), "----");
+  using namespace std::string_view_literals;
+  for (std::string_view bytes :
+       {""sv, "f"sv, "fo"sv, "foo"sv, "\xfb\xff"sv, "\x00\x01\xfe\xff\x80"sv}) {
+    Result<std::string> back = Base64Decode(Base64UrlEncode(bytes));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, bytes);
+  }
+}
+
 // Base64Decode accepts standard and URL-safe text, padded or not.
 TEST(Base64Test, DecodesBothAlphabetsWithOrWithoutPadding) {
   for (std::string_view text : {"+/8=", "+/8", "-_8=", "-_8"}) {
