@@ -25,6 +25,9 @@ constexpr size_t kBase64KeyLen = sodium_base64_ENCODED_LEN(SecretKey::kSize, kBa
 // the tenant id. The context is exactly crypto_kdf_CONTEXTBYTES (8) characters.
 constexpr char kTenantKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "sovtenan";
 constexpr uint64_t kTenantKdfSubkeyId = 1;
+// Keys for the gateway's own purposes come from another context, so that no purpose string can
+// yield a tenant's key.
+constexpr char kPurposeKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "sovpurps";
 
 constexpr size_t kNonceSize = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kTagSize = crypto_aead_xchacha20poly1305_ietf_ABYTES;
@@ -95,22 +98,50 @@ Result<SecretKey> LoadMasterKeyFile(const std::string& path) {
   return key;
 }
 
-SecretKey DeriveTenantKey(const SecretKey& master, std::string_view tenant_id) {
+namespace {
+
+// crypto_kdf subkey `(context, 1)` of the master key, then keyed BLAKE2b over `label`.
+SecretKey DeriveLabelledKey(const SecretKey& master, const char* context, std::string_view label) {
   internal::InitSodium();
   uint8_t subkey[crypto_kdf_KEYBYTES];
-  CheckSodium(crypto_kdf_derive_from_key(subkey, sizeof subkey, kTenantKdfSubkeyId,
-                                         kTenantKdfContext, master.data()),
+  CheckSodium(crypto_kdf_derive_from_key(subkey, sizeof subkey, kTenantKdfSubkeyId, context,
+                                         master.data()),
               "crypto_kdf_derive_from_key");
-  uint8_t tenant_key[SecretKey::kSize];
-  CheckSodium(crypto_generichash(tenant_key, sizeof tenant_key,
-                                 reinterpret_cast<const unsigned char*>(tenant_id.data()),
-                                 tenant_id.size(), subkey, sizeof subkey),
+  uint8_t derived[SecretKey::kSize];
+  CheckSodium(crypto_generichash(derived, sizeof derived,
+                                 reinterpret_cast<const unsigned char*>(label.data()),
+                                 label.size(), subkey, sizeof subkey),
               "crypto_generichash");
   sodium_memzero(subkey, sizeof subkey);
   auto key = SecretKey::FromBytes(
-      std::string_view(reinterpret_cast<const char*>(tenant_key), sizeof tenant_key));
-  sodium_memzero(tenant_key, sizeof tenant_key);
+      std::string_view(reinterpret_cast<const char*>(derived), sizeof derived));
+  sodium_memzero(derived, sizeof derived);
   return std::move(key).value();
+}
+
+}  // namespace
+
+SecretKey DeriveTenantKey(const SecretKey& master, std::string_view tenant_id) {
+  return DeriveLabelledKey(master, kTenantKdfContext, tenant_id);
+}
+
+SecretKey DerivePurposeKey(const SecretKey& master, std::string_view purpose) {
+  return DeriveLabelledKey(master, kPurposeKdfContext, purpose);
+}
+
+std::string KeyedTag(const SecretKey& key, std::string_view message) {
+  internal::InitSodium();
+  unsigned char tag[kKeyedTagSize];
+  CheckSodium(crypto_generichash(tag, sizeof tag,
+                                 reinterpret_cast<const unsigned char*>(message.data()),
+                                 message.size(), key.data(), SecretKey::kSize),
+              "crypto_generichash");
+  return std::string(reinterpret_cast<const char*>(tag), sizeof tag);
+}
+
+bool TagsEqual(std::string_view a, std::string_view b) {
+  internal::InitSodium();
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 SecretKey NewDataKey() { return SecretKey::Random(); }

@@ -21,6 +21,17 @@ Result<SecretKey> LoadMasterKeyFile(const std::string& path);
 // Derives the tenant's key encryption key. Distinct tenant ids give independent keys.
 SecretKey DeriveTenantKey(const SecretKey& master, std::string_view tenant_id);
 
+// Derives the key of one purpose of the gateway's own, e.g. "page-tokens": independent of every
+// tenant key and of every other purpose, and the same wherever the master key is.
+SecretKey DerivePurposeKey(const SecretKey& master, std::string_view purpose);
+
+// A 16-byte authentication tag of `message` under `key` (keyed BLAKE2b). Compare tags with
+// TagsEqual, never with ==.
+inline constexpr size_t kKeyedTagSize = 16;
+std::string KeyedTag(const SecretKey& key, std::string_view message);
+// Constant-time comparison of two tags (false when their sizes differ).
+bool TagsEqual(std::string_view a, std::string_view b);
+
 // Returns a fresh random data key for one artifact.
 SecretKey NewDataKey();
 

@@ -325,7 +325,8 @@ Result<std::string> ReadAll(registry::Registry& registry, const ArtifactRecord& 
 std::string JobFilterKey(const sov::v1::ListValidationJobsRequest& request) {
   std::vector<int> states(request.states().begin(), request.states().end());
   std::sort(states.begin(), states.end());
-  std::string key = request.model().name() + "\n" + request.model().version() + "\n";
+  std::string key = request.model().name() + "\n" + request.model().version() + "\n" +
+                    request.model().digest() + "\n";
   for (int s : states) key += std::to_string(s) + ",";
   return key;
 }
@@ -455,40 +456,20 @@ Status ReportPredicateToProto(const json& predicate, sov::v1::EvaluationReport* 
   return OkStatus();
 }
 
-// The check binds the position to the filters, so that an edited token, or one reused with other
-// filters, is refused. It is no secret: a token grants nothing, as every job on a page is
-// decided for the caller anyway.
-std::string JobPageCheck(std::string_view number, std::string_view filter_key) {
-  return crypto::Sha256Of(std::string(number) + "\n" + std::string(filter_key)).Hex().substr(0, 16);
+std::string EncodeJobPageToken(const PageTokens& tokens, int64_t before_seq,
+                               std::string_view filter_key) {
+  return tokens.Seal("ListValidationJobs", filter_key, std::to_string(before_seq));
 }
 
-std::string EncodeJobPageToken(int64_t before_seq, std::string_view filter_key) {
-  const std::string number = std::to_string(before_seq);
-  return crypto::Base64UrlEncode("v1:" + number + ":" + JobPageCheck(number, filter_key));
-}
-
-Result<int64_t> DecodeJobPageToken(std::string_view token, std::string_view filter_key) {
-  if (token.size() > 96) return BadJobPageToken();
-  Result<std::string> text = crypto::Base64Decode(token);
-  if (!text.ok()) return BadJobPageToken();
-  std::string_view rest = *text;
-  if (!rest.starts_with("v1:")) return BadJobPageToken();
-  rest.remove_prefix(3);
-  const size_t colon = rest.find(':');
-  if (colon == std::string_view::npos) return BadJobPageToken();
-  const std::string_view number = rest.substr(0, colon);
-  const std::string_view bound = rest.substr(colon + 1);
-  // Canonical decimal only: no sign, no leading zero, positive.
-  if (number.empty() || number.size() > 19 || number[0] == '0') return BadJobPageToken();
+Result<int64_t> DecodeJobPageToken(const PageTokens& tokens, std::string_view token,
+                                   std::string_view filter_key) {
+  SOV_ASSIGN_OR_RETURN(std::string number, tokens.Open("ListValidationJobs", filter_key, token));
+  // Sealed by this server, so a canonical positive decimal; checked all the same.
   int64_t seq = 0;
   auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), seq);
-  if (error != std::errc() || end != number.data() + number.size() || seq <= 0) {
+  if (number.empty() || error != std::errc() || end != number.data() + number.size() ||
+      seq <= 0) {
     return BadJobPageToken();
-  }
-  if (bound != JobPageCheck(number, filter_key)) {
-    return InvalidArgument(
-        "page_token does not match the filters it was written for (or was edited); keep "
-        "`model` and `states` as they were for the first page");
   }
   return seq;
 }
@@ -496,8 +477,11 @@ Result<int64_t> DecodeJobPageToken(std::string_view token, std::string_view filt
 // ---- The service -------------------------------------------------------------------------------
 
 EvaluationService::EvaluationService(std::shared_ptr<const CallGuard> guard,
-                                     std::shared_ptr<registry::Registry> registry)
-    : guard_(std::move(guard)), registry_(std::move(registry)) {}
+                                     std::shared_ptr<registry::Registry> registry,
+                                     std::shared_ptr<const PageTokens> page_tokens)
+    : guard_(std::move(guard)),
+      registry_(std::move(registry)),
+      page_tokens_(std::move(page_tokens)) {}
 
 grpc::Status EvaluationService::StartValidation(grpc::ServerContext* context,
                                                 const sov::v1::StartValidationRequest* request,
@@ -575,7 +559,7 @@ grpc::Status EvaluationService::ListValidationJobs(
     const std::string filter_key = JobFilterKey(*request);
     if (!request->page_token().empty()) {
       SOV_ASSIGN_OR_RETURN(filter.before_seq,
-                           DecodeJobPageToken(request->page_token(), filter_key));
+                           DecodeJobPageToken(*page_tokens_, request->page_token(), filter_key));
     }
     // Reads in batches until the page is full and one more visible job follows it, or the jobs
     // run out: jobs the caller may not see shape neither the page nor its token.
@@ -621,7 +605,9 @@ grpc::Status EvaluationService::ListValidationJobs(
     }
     if (digest.empty()) digest = call.policy().digest();
     call.RecordSummary("validation.read", shown, hidden, digest);
-    if (more) response->set_next_page_token(EncodeJobPageToken(last_shown_seq, filter_key));
+    if (more) {
+      response->set_next_page_token(EncodeJobPageToken(*page_tokens_, last_shown_seq, filter_key));
+    }
     return OkStatus();
   });
 }

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "gateway/call_guard.h"
+#include "gateway/page_token.h"
 #include "registry/registry.h"
 #include "registry/types.h"
 #include "sov/v1/evaluation.grpc.pb.h"
@@ -23,8 +24,10 @@ namespace sov::gateway {
 
 class EvaluationService final : public sov::v1::EvaluationService::Service {
  public:
+  // `page_tokens` seals ListValidationJobs' next_page_token.
   EvaluationService(std::shared_ptr<const CallGuard> guard,
-                    std::shared_ptr<registry::Registry> registry);
+                    std::shared_ptr<registry::Registry> registry,
+                    std::shared_ptr<const PageTokens> page_tokens);
 
   grpc::Status StartValidation(grpc::ServerContext* context,
                                const sov::v1::StartValidationRequest* request,
@@ -44,6 +47,7 @@ class EvaluationService final : public sov::v1::EvaluationService::Service {
  private:
   std::shared_ptr<const CallGuard> guard_;
   std::shared_ptr<registry::Registry> registry_;
+  std::shared_ptr<const PageTokens> page_tokens_;
 };
 
 // Converts a job record to the API's ValidationJob. Gate results stored as JSON
@@ -57,10 +61,12 @@ void JobToProto(const registry::JobRecord& job, sov::v1::ValidationJob* out);
 // naming the field when the predicate is not an object or a required part is malformed.
 Status ReportPredicateToProto(const nlohmann::json& predicate, sov::v1::EvaluationReport* out);
 
-// A page token for ListValidationJobs: opaque, bound to the request's filters. Decode returns
-// the job sequence number the next page starts below; INVALID_ARGUMENT for a token this server
-// did not write, or one written for other filters.
-std::string EncodeJobPageToken(int64_t before_seq, std::string_view filter_key);
-Result<int64_t> DecodeJobPageToken(std::string_view token, std::string_view filter_key);
+// A page token for ListValidationJobs, sealed by `tokens` (gateway/page_token.h) and bound to
+// the request's filters. Decode returns the job sequence number the next page starts below;
+// INVALID_ARGUMENT for a token this server did not write, or one written for other filters.
+std::string EncodeJobPageToken(const PageTokens& tokens, int64_t before_seq,
+                               std::string_view filter_key);
+Result<int64_t> DecodeJobPageToken(const PageTokens& tokens, std::string_view token,
+                                   std::string_view filter_key);
 
 }  // namespace sov::gateway

@@ -237,14 +237,17 @@ Result<std::unique_ptr<GatewayServer>> GatewayServer::Start(const ServerConfig& 
   gateway->guard_ = std::make_shared<const CallGuard>(gateway->authenticator_,
                                                       gateway->policy_store_, gateway->audit_);
   gateway->identity_service_ = std::make_unique<IdentityService>(gateway->guard_);
-  gateway->registry_service_ =
-      std::make_unique<RegistryService>(gateway->guard_, gateway->registry_, tenants);
+  // Page tokens are sealed under a key of the master key's, so that they survive restarts.
+  auto page_tokens = std::make_shared<const PageTokens>(
+      crypto::DerivePurposeKey(gateway->master_key_, "page-tokens"));
+  gateway->registry_service_ = std::make_unique<RegistryService>(
+      gateway->guard_, gateway->registry_, tenants, page_tokens);
   gateway->audit_service_ = std::make_unique<AuditService>(gateway->guard_, gateway->audit_);
   gateway->governance_service_ = std::make_unique<GovernanceService>(
       gateway->guard_, gateway->registry_, tenants,
       static_cast<size_t>(config.retention.sweep_concurrency));
   gateway->evaluation_service_ =
-      std::make_unique<EvaluationService>(gateway->guard_, gateway->registry_);
+      std::make_unique<EvaluationService>(gateway->guard_, gateway->registry_, page_tokens);
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (tls.has_value()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -139,12 +140,41 @@ void AddReleaseStatus(registry::Registry& registry, const policy::Policy& policy
   *out->mutable_release_status() = state->status;
 }
 
+// ListArtifacts' filters in one canonical string (stages and labels sorted, each part with its
+// length in front), to which its page tokens are bound.
+std::string ArtifactFilterKey(const sov::v1::ListArtifactsRequest& request) {
+  std::string key;
+  auto part = [&key](std::string_view text) {
+    key += std::to_string(text.size()) + ":";
+    key += text;
+  };
+  part(std::to_string(request.kind()));
+  part(request.name());
+  part(request.name_prefix());
+  std::vector<int> stages(request.stages().begin(), request.stages().end());
+  std::sort(stages.begin(), stages.end());
+  for (int s : stages) part(std::to_string(s));
+  part("labels");
+  std::map<std::string, std::string> labels(request.labels().begin(), request.labels().end());
+  for (const auto& [k, v] : labels) {
+    part(k);
+    part(v);
+  }
+  part(request.owner_tenant());
+  part(std::to_string(request.classification()));
+  return key;
+}
+
 }  // namespace
 
 RegistryService::RegistryService(std::shared_ptr<const CallGuard> guard,
                                  std::shared_ptr<registry::Registry> registry,
-                                 std::shared_ptr<const TenantDirectory> tenants)
-    : guard_(std::move(guard)), registry_(std::move(registry)), tenants_(std::move(tenants)) {}
+                                 std::shared_ptr<const TenantDirectory> tenants,
+                                 std::shared_ptr<const PageTokens> page_tokens)
+    : guard_(std::move(guard)),
+      registry_(std::move(registry)),
+      tenants_(std::move(tenants)),
+      page_tokens_(std::move(page_tokens)) {}
 
 grpc::Status RegistryService::CreateUpload(grpc::ServerContext* context,
                                            const sov::v1::CreateUploadRequest* request,
@@ -479,10 +509,10 @@ grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
     for (const auto& [k, v] : request->labels()) filter.labels[k] = v;
     filter.owner_tenant = request->owner_tenant();
     std::string classification = ClassificationName(request->classification());
+    const std::string filter_key = ArtifactFilterKey(*request);
     if (!request->page_token().empty()) {
-      Result<std::string> after = crypto::Base64Decode(request->page_token());
-      if (!after.ok() || after->empty()) return InvalidArgument("page_token is malformed");
-      filter.after_name = *after;
+      SOV_ASSIGN_OR_RETURN(filter.after_name,
+                           page_tokens_->Open("ListArtifacts", filter_key, request->page_token()));
     }
     // Reads in batches until the page is full and one more visible name follows it, or the
     // names run out: artifacts the caller may not see shape neither the page nor its token (a
@@ -529,7 +559,9 @@ grpc::Status RegistryService::ListArtifacts(grpc::ServerContext* context,
     }
     if (digest.empty()) digest = call.policy().digest();
     call.RecordSummary("artifact.list", shown, hidden, digest);
-    if (more) response->set_next_page_token(crypto::Base64UrlEncode(last_shown));
+    if (more) {
+      response->set_next_page_token(page_tokens_->Seal("ListArtifacts", filter_key, last_shown));
+    }
     return OkStatus();
   });
 }

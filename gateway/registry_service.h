@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "gateway/call_guard.h"
+#include "gateway/page_token.h"
 #include "gateway/tenants.h"
 #include "registry/registry.h"
 #include "sov/v1/registry.grpc.pb.h"
@@ -30,9 +31,11 @@ using RegistryServiceBase =
 
 class RegistryService final : public RegistryServiceBase {
  public:
+  // `page_tokens` seals ListArtifacts' next_page_token.
   RegistryService(std::shared_ptr<const CallGuard> guard,
                   std::shared_ptr<registry::Registry> registry,
-                  std::shared_ptr<const TenantDirectory> tenants);
+                  std::shared_ptr<const TenantDirectory> tenants,
+                  std::shared_ptr<const PageTokens> page_tokens);
 
   grpc::Status CreateUpload(grpc::ServerContext* context,
                             const sov::v1::CreateUploadRequest* request,
@@ -74,6 +77,7 @@ class RegistryService final : public RegistryServiceBase {
   std::shared_ptr<const CallGuard> guard_;
   std::shared_ptr<registry::Registry> registry_;
   std::shared_ptr<const TenantDirectory> tenants_;
+  std::shared_ptr<const PageTokens> page_tokens_;
 };
 
 }  // namespace sov::gateway

@@ -50,6 +50,27 @@ TEST_F(KeyHierarchyTest, TenantKeyMatchesKnownAnswer) {
             "c2d4ee7072dc79b030c1541fd2da08aabccde0fac7677b60db9cb0b8801bd14b");
 }
 
+TEST_F(KeyHierarchyTest, PurposeKeyAndTagMatchKnownAnswers) {
+  // A purpose key is BLAKE2b-keyed(purpose) under crypto_kdf subkey 1 of "sovpurps": another
+  // context than the tenants', so a tenant named like a purpose gets another key. The tag is
+  // 16-byte keyed BLAKE2b. Both computed with Python hashlib for master = 00 01 .. 1f.
+  SecretKey master = CountingKey();
+  SecretKey purpose = DerivePurposeKey(master, "page-tokens");
+  EXPECT_EQ(HexEncode(purpose.bytes()),
+            "e115430860d90d0015dadf705083099ba1650a8976d6dbe1e0704764ae244ddc");
+  EXPECT_EQ(HexEncode(DeriveTenantKey(master, "page-tokens").bytes()),
+            "44359e28cc81ef5c9b751d61c760655a93bd96f56d43b757af22f917b3bde2f6");
+  EXPECT_TRUE(purpose.Equals(DerivePurposeKey(master, "page-tokens")));
+  EXPECT_FALSE(purpose.Equals(DerivePurposeKey(master, "page-tokens2")));
+  EXPECT_FALSE(purpose.Equals(DerivePurposeKey(SecretKey::Random(), "page-tokens")));
+
+  EXPECT_EQ(HexEncode(KeyedTag(master, "page 1")), "076011e97f08eb3045f7e73830d6f675");
+  EXPECT_EQ(HexEncode(KeyedTag(master, "")), "3daf97bce7888fd59773c66bf647459c");
+  EXPECT_TRUE(TagsEqual(KeyedTag(master, "page 1"), KeyedTag(master, "page 1")));
+  EXPECT_FALSE(TagsEqual(KeyedTag(master, "page 1"), KeyedTag(master, "page 2")));
+  EXPECT_FALSE(TagsEqual(KeyedTag(master, "page 1"), KeyedTag(master, "page 1").substr(0, 15)));
+}
+
 TEST_F(KeyHierarchyTest, DerivationIsDeterministicAndSeparatesTenants) {
   // The same master and tenant give the same key; another tenant or master gives another.
   SecretKey master = SecretKey::Random();

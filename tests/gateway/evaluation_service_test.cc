@@ -223,38 +223,46 @@ TEST(ReportPredicateToProtoTest, RefusesMalformedPredicates) {
   EXPECT_EQ(ReportPredicateToProto(bad_datasets, &out).code(), StatusCode::kInvalidArgument);
 }
 
+PageTokens TestTokens() { return PageTokens(crypto::SecretKey::Random()); }
+
 TEST(JobPageTokenTest, RoundTripsAndIsBoundToTheFilters) {
-  const std::string token = EncodeJobPageToken(42, "acme-ml/m\n\n");
+  const PageTokens tokens = TestTokens();
+  const std::string token = EncodeJobPageToken(tokens, 42, "acme-ml/m\n\n");
   EXPECT_EQ(token.find_first_of("+/="), std::string::npos);  // URL-safe
-  Result<int64_t> seq = DecodeJobPageToken(token, "acme-ml/m\n\n");
+  Result<int64_t> seq = DecodeJobPageToken(tokens, token, "acme-ml/m\n\n");
   ASSERT_TRUE(seq.ok()) << seq.status().message();
   EXPECT_EQ(*seq, 42);
 
-  Result<int64_t> other = DecodeJobPageToken(token, "acme-ml/other\n\n");
+  Result<int64_t> other = DecodeJobPageToken(tokens, token, "acme-ml/other\n\n");
   EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(other.status().message(), HasSubstr("filters it was written for"));
+  EXPECT_THAT(other.status().message(), HasSubstr("for these filters"));
+  // Another server key (another master key) does not take it either.
+  EXPECT_EQ(DecodeJobPageToken(TestTokens(), token, "acme-ml/m\n\n").status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(JobPageTokenTest, RefusesTokensItDidNotWrite) {
+  const PageTokens tokens = TestTokens();
   const std::string key = "k";
   for (const std::string& text :
-       {std::string("v1:0:") + "x", std::string("v1:-5:"), std::string("v1:007:"),
-        std::string("v2:5:"), std::string("5"), std::string("v1:5")}) {
-    Result<int64_t> seq = DecodeJobPageToken(crypto::Base64Encode(text), key);
+       {std::string("v1:5:0123456789abcdef"), std::string("p1") + std::string(16, 'x') + "5",
+        std::string("5"), std::string("")}) {
+    Result<int64_t> seq = DecodeJobPageToken(tokens, crypto::Base64UrlEncode(text), key);
     EXPECT_EQ(seq.status().code(), StatusCode::kInvalidArgument) << text;
     EXPECT_THAT(seq.status().message(), HasSubstr("not one this server wrote")) << text;
   }
-  EXPECT_EQ(DecodeJobPageToken("!!!", key).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(DecodeJobPageToken(std::string(200, 'A'), key).status().code(),
+  EXPECT_EQ(DecodeJobPageToken(tokens, "!!!", key).status().code(),
             StatusCode::kInvalidArgument);
-  // An edited position no longer matches its check.
-  std::string token = EncodeJobPageToken(42, key);
-  Result<std::string> text = crypto::Base64Decode(token);
-  ASSERT_TRUE(text.ok());
-  std::string edited = *text;
-  ASSERT_EQ(edited.substr(3, 2), "42");
-  edited.replace(3, 2, "41");
-  EXPECT_EQ(DecodeJobPageToken(crypto::Base64Encode(edited), key).status().code(),
+  EXPECT_EQ(DecodeJobPageToken(tokens, std::string(4000, 'A'), key).status().code(),
+            StatusCode::kInvalidArgument);
+  // An edited position no longer matches its tag.
+  std::string token = EncodeJobPageToken(tokens, 42, key);
+  Result<std::string> bytes = crypto::Base64Decode(token);
+  ASSERT_TRUE(bytes.ok());
+  std::string edited = *bytes;
+  ASSERT_EQ(edited.substr(edited.size() - 2), "42");
+  edited.replace(edited.size() - 2, 2, "41");
+  EXPECT_EQ(DecodeJobPageToken(tokens, crypto::Base64UrlEncode(edited), key).status().code(),
             StatusCode::kInvalidArgument);
 }
 

@@ -155,6 +155,16 @@ TEST_F(RegistryIsolationTest, OwnerSeesGetsListsAndFetchesItsOwn) {
     for (const auto& a : listed.artifacts()) names.push_back(a.name() + "@" + a.version());
     if (listed.next_page_token().empty()) break;
     list.set_page_token(listed.next_page_token());
+    // The token is sealed to these filters: with another prefix, or edited, it is refused.
+    v1::ListArtifactsRequest other = list;
+    other.set_name_prefix("acme-ml/fraud");
+    v1::ListArtifactsResponse ignored;
+    EXPECT_EQ(acme_->List(other, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    other = list;
+    Result<std::string> bytes = crypto::Base64Decode(listed.next_page_token());
+    ASSERT_TRUE(bytes.ok());
+    other.set_page_token(crypto::Base64UrlEncode(*bytes + "x"));  // a later start, chosen
+    EXPECT_EQ(acme_->List(other, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   EXPECT_EQ(names, (std::vector<std::string>{std::string(kData) + "@1.0.0",
                                              std::string(kModel) + "@1.0.0"}));
