@@ -379,44 +379,6 @@ void FillFromLeafJson(const Json& leaf, sov::v1::AuditEntry& entry) {
   }
 }
 
-constexpr std::string_view kBase64UrlAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string Base64UrlEncode(std::string_view bytes) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kBase64UrlAlphabet[(buffer >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kBase64UrlAlphabet[(buffer << (6 - bits)) & 0x3f]);
-  return out;
-}
-
-std::optional<std::string> Base64UrlDecode(std::string_view text) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    size_t value = kBase64UrlAlphabet.find(c);
-    if (value == std::string_view::npos) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  // One encoding per token: no dangling character, no stray bits after the last byte.
-  if (bits >= 6 || (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
 Status BadPageToken() {
   return InvalidArgument(
       "page_token is not one this server wrote; pass next_page_token of the previous response "
@@ -563,14 +525,14 @@ Result<sov::v1::DsseEnvelope> DsseEnvelopeFromJson(std::string_view json) {
 }
 
 std::string EncodeAuditPageToken(int64_t next_index, bool descending) {
-  return Base64UrlEncode(std::string("v1:") + (descending ? "d:" : "a:") +
-                         std::to_string(next_index));
+  return crypto::Base64UrlEncode(std::string("v1:") + (descending ? "d:" : "a:") +
+                                 std::to_string(next_index));
 }
 
 Result<int64_t> DecodeAuditPageToken(std::string_view token, bool descending) {
   if (token.size() > 64) return BadPageToken();
-  std::optional<std::string> text = Base64UrlDecode(token);
-  if (!text.has_value()) return BadPageToken();
+  Result<std::string> text = crypto::Base64Decode(token);
+  if (!text.ok()) return BadPageToken();
   std::string_view rest = *text;
   constexpr std::string_view kAscending = "v1:a:";
   constexpr std::string_view kDescending = "v1:d:";

@@ -291,15 +291,7 @@ TEST(AuditConvertTest, PageTokenRoundTrips) {
   }
 }
 
-std::string Base64UrlOf(std::string_view text) {
-  std::string out = crypto::Base64Encode(text);
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
+std::string Base64UrlOf(std::string_view text) { return crypto::Base64UrlEncode(text); }
 
 TEST(AuditConvertTest, GarbagePageTokensAreRefused) {
   // Shows that anything EncodeAuditPageToken did not write is INVALID_ARGUMENT.
