@@ -92,6 +92,33 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
                          "' is not a duration (an integer with ms, s, m, h or d, e.g. 24h)");
 }
 
+// `ms` in the largest unit that divides it: 10 -> "10ms", 5000 -> "5s", 3600000 -> "1h".
+std::string FormatDurationMs(int64_t ms) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}};
+  for (const auto& [suffix, factor] : kUnits) {
+    if (ms != 0 && ms % factor == 0) return std::to_string(ms / factor) + std::string(suffix);
+  }
+  return std::to_string(ms) + "ms";
+}
+
+// `key`'s value, when present: a duration from `least_ms` to `most_ms` (0: no upper bound), in
+// milliseconds; the error names the bounds.
+Status ReadDurationMs(MapReader& section, std::string_view key, int64_t least_ms,
+                      int64_t most_ms, int64_t& out) {
+  SOV_ASSIGN_OR_RETURN(auto text, section.OptionalString(key));
+  if (!text.has_value()) return OkStatus();
+  Result<int64_t> ms = ParseDurationMs(*text);
+  if (!ms.ok()) return section.ErrorFor(key, ms.status().message());
+  if (*ms < least_ms || (most_ms != 0 && *ms > most_ms)) {
+    return section.ErrorFor(key, most_ms == 0 ? "must be at least " + FormatDurationMs(least_ms)
+                                              : "must be between " + FormatDurationMs(least_ms) +
+                                                    " and " + FormatDurationMs(most_ms));
+  }
+  out = *ms;
+  return OkStatus();
+}
+
 Status ReadRegistry(MapReader& root, const std::string& base_dir, ServerConfig& config) {
   config.registry.database = (std::filesystem::path(config.data_dir) / "registry.db").string();
   if (!root.Has("registry")) return OkStatus();
@@ -112,14 +139,9 @@ Status ReadRegistry(MapReader& root, const std::string& base_dir, ServerConfig& 
   };
   SOV_RETURN_IF_ERROR(size("max_artifact_size", config.registry.max_artifact_bytes));
   SOV_RETURN_IF_ERROR(size("max_chunk_size", config.registry.max_chunk_bytes));
-  SOV_ASSIGN_OR_RETURN(auto ttl, section.OptionalString("upload_ttl"));
-  if (ttl.has_value()) {
-    Result<int64_t> ms = ParseDurationMs(*ttl);
-    if (!ms.ok() || *ms < 1000) {
-      return section.ErrorFor("upload_ttl", ms.ok() ? "must be at least 1s" : ms.status().message());
-    }
-    config.registry.upload_ttl_seconds = *ms / 1000;
-  }
+  int64_t ttl_ms = config.registry.upload_ttl_seconds * 1000;
+  SOV_RETURN_IF_ERROR(ReadDurationMs(section, "upload_ttl", 1000, 0, ttl_ms));
+  config.registry.upload_ttl_seconds = ttl_ms / 1000;
   return section.CheckNoUnknownKeys({"database", "max_artifact_size", "max_chunk_size", "upload_ttl"});
 }
 
@@ -133,15 +155,8 @@ Status ReadAudit(MapReader& root, ServerConfig& config) {
     }
     config.audit.origin = *origin;
   }
-  SOV_ASSIGN_OR_RETURN(auto interval, section.OptionalString("checkpoint_interval"));
-  if (interval.has_value()) {
-    Result<int64_t> ms = ParseDurationMs(*interval);
-    if (!ms.ok() || *ms < 10) {
-      return section.ErrorFor("checkpoint_interval",
-                              ms.ok() ? "must be at least 10ms" : ms.status().message());
-    }
-    config.audit.checkpoint_interval_ms = *ms;
-  }
+  SOV_RETURN_IF_ERROR(
+      ReadDurationMs(section, "checkpoint_interval", 10, 0, config.audit.checkpoint_interval_ms));
   return section.CheckNoUnknownKeys({"origin", "checkpoint_interval"});
 }
 
@@ -178,23 +193,11 @@ Status ReadValidation(MapReader& root, ServerConfig& config) {
     }
     config.validation.backend = *backend;
   }
-  SOV_ASSIGN_OR_RETURN(auto lease, section.OptionalString("lease"));
-  if (lease.has_value()) {
-    Result<int64_t> ms = ParseDurationMs(*lease);
-    if (!ms.ok() || *ms < 5000) {
-      return section.ErrorFor("lease", ms.ok() ? "must be at least 5s" : ms.status().message());
-    }
-    config.validation.lease_seconds = *ms / 1000;
-  }
-  SOV_ASSIGN_OR_RETURN(auto poll, section.OptionalString("poll_interval"));
-  if (poll.has_value()) {
-    Result<int64_t> ms = ParseDurationMs(*poll);
-    if (!ms.ok() || *ms < 10 || *ms > 3'600'000) {
-      return section.ErrorFor("poll_interval",
-                              ms.ok() ? "must be between 10ms and 1h" : ms.status().message());
-    }
-    config.validation.poll_interval_ms = *ms;
-  }
+  int64_t lease_ms = config.validation.lease_seconds * 1000;
+  SOV_RETURN_IF_ERROR(ReadDurationMs(section, "lease", 5000, 0, lease_ms));
+  config.validation.lease_seconds = lease_ms / 1000;
+  SOV_RETURN_IF_ERROR(
+      ReadDurationMs(section, "poll_interval", 10, 3'600'000, config.validation.poll_interval_ms));
   SOV_ASSIGN_OR_RETURN(auto external, section.OptionalString("external_workers"));
   if (external.has_value()) {
     if (*external != "true" && *external != "false") {

@@ -473,7 +473,8 @@ Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::P
   SweepRun run(registry, policy, options,
                options.request_id.empty() ? internal::NewRequestId() : options.request_id, items,
                LineageGroups(catalog, items));
-  const size_t concurrency = std::clamp<size_t>(options.concurrency, 1, static_cast<size_t>(kMaxSweepConcurrency));
+  const size_t concurrency =
+      std::clamp<size_t>(options.concurrency, 1, static_cast<size_t>(kMaxSweepConcurrency));
   // The calling thread is one of the workers; no more of them than there are groups.
   const size_t wanted = std::min(concurrency, run.groups.size());
   const size_t extra_workers = wanted > 0 ? wanted - 1 : 0;

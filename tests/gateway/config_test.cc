@@ -259,6 +259,11 @@ TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
        "18:10: error: validation.lease: '60' is not a duration (an integer with ms, s, m, h or d, "
        "e.g. 24h)"},
       {"validation:\n  lease: 4s\n", "18:10: error: validation.lease: must be at least 5s"},
+      // The other sections' durations below their minimum.
+      {"registry:\n  upload_ttl: 999ms\n",
+       "18:15: error: registry.upload_ttl: must be at least 1s"},
+      {"audit:\n  checkpoint_interval: 9ms\n",
+       "18:24: error: audit.checkpoint_interval: must be at least 10ms"},
       // A poll interval outside 10ms to 1h, or not a duration.
       {"validation:\n  poll_interval: 9ms\n",
        "18:18: error: validation.poll_interval: must be between 10ms and 1h"},
