@@ -22,9 +22,9 @@ constexpr int kBase64Variant = sodium_base64_VARIANT_ORIGINAL;
 constexpr size_t kBase64KeyLen = sodium_base64_ENCODED_LEN(SecretKey::kSize, kBase64Variant) - 1;
 
 // Tenant keys: crypto_kdf subkey 1 of the master under this context, then keyed BLAKE2b-256 of
-// the tenant id. The context is exactly crypto_kdf_CONTEXTBYTES (8) characters.
+// the tenant id. A context is exactly crypto_kdf_CONTEXTBYTES (8) characters.
 constexpr char kTenantKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "sovtenan";
-constexpr uint64_t kTenantKdfSubkeyId = 1;
+constexpr uint64_t kKdfSubkeyId = 1;  // the subkey of every context
 // Keys for the gateway's own purposes come from another context, so that no purpose string can
 // yield a tenant's key.
 constexpr char kPurposeKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "sovpurps";
@@ -104,7 +104,7 @@ namespace {
 SecretKey DeriveLabelledKey(const SecretKey& master, const char* context, std::string_view label) {
   internal::InitSodium();
   uint8_t subkey[crypto_kdf_KEYBYTES];
-  CheckSodium(crypto_kdf_derive_from_key(subkey, sizeof subkey, kTenantKdfSubkeyId, context,
+  CheckSodium(crypto_kdf_derive_from_key(subkey, sizeof subkey, kKdfSubkeyId, context,
                                          master.data()),
               "crypto_kdf_derive_from_key");
   uint8_t derived[SecretKey::kSize];

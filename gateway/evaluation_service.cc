@@ -325,9 +325,11 @@ Result<std::string> ReadAll(registry::Registry& registry, const ArtifactRecord& 
 std::string JobFilterKey(const sov::v1::ListValidationJobsRequest& request) {
   std::vector<int> states(request.states().begin(), request.states().end());
   std::sort(states.begin(), states.end());
-  std::string key = request.model().name() + "\n" + request.model().version() + "\n" +
-                    request.model().digest() + "\n";
-  for (int s : states) key += std::to_string(s) + ",";
+  std::string key;
+  AppendKeyPart(key, request.model().name());
+  AppendKeyPart(key, request.model().version());
+  AppendKeyPart(key, request.model().digest());
+  for (int s : states) AppendKeyPart(key, std::to_string(s));
   return key;
 }
 

@@ -10,21 +10,20 @@ constexpr std::string_view kVersion = "p1";
 // Larger than any cursor a call writes; bounds the work an arbitrary token can cause.
 constexpr size_t kMaxTokenSize = 2048;
 
-// `part` with its length in front, so that no two (call, filters, cursor) triples read alike.
-void AppendPart(std::string& out, std::string_view part) {
-  out += std::to_string(part.size());
-  out += ':';
-  out += part;
-}
-
 }  // namespace
+
+void AppendKeyPart(std::string& key, std::string_view part) {
+  key += std::to_string(part.size());
+  key += ':';
+  key += part;
+}
 
 std::string PageTokens::Tag(std::string_view call, std::string_view filters,
                             std::string_view cursor) const {
   std::string message = "sov page token v1\n";
-  AppendPart(message, call);
-  AppendPart(message, filters);
-  AppendPart(message, cursor);
+  AppendKeyPart(message, call);
+  AppendKeyPart(message, filters);
+  AppendKeyPart(message, cursor);
   return crypto::KeyedTag(key_, message);
 }
 

@@ -17,6 +17,10 @@
 
 namespace sov::gateway {
 
+// Appends `part` to `key` with its length in front, so that no two sequences of parts read
+// alike: how the calls spell their filters, and how a tag covers call, filters and cursor.
+void AppendKeyPart(std::string& key, std::string_view part);
+
 class PageTokens {
  public:
   explicit PageTokens(crypto::SecretKey key) : key_(std::move(key)) {}

@@ -144,24 +144,20 @@ void AddReleaseStatus(registry::Registry& registry, const policy::Policy& policy
 // length in front), to which its page tokens are bound.
 std::string ArtifactFilterKey(const sov::v1::ListArtifactsRequest& request) {
   std::string key;
-  auto part = [&key](std::string_view text) {
-    key += std::to_string(text.size()) + ":";
-    key += text;
-  };
-  part(std::to_string(request.kind()));
-  part(request.name());
-  part(request.name_prefix());
+  AppendKeyPart(key, std::to_string(request.kind()));
+  AppendKeyPart(key, request.name());
+  AppendKeyPart(key, request.name_prefix());
   std::vector<int> stages(request.stages().begin(), request.stages().end());
   std::sort(stages.begin(), stages.end());
-  for (int s : stages) part(std::to_string(s));
-  part("labels");
+  for (int s : stages) AppendKeyPart(key, std::to_string(s));
+  AppendKeyPart(key, "labels");
   std::map<std::string, std::string> labels(request.labels().begin(), request.labels().end());
   for (const auto& [k, v] : labels) {
-    part(k);
-    part(v);
+    AppendKeyPart(key, k);
+    AppendKeyPart(key, v);
   }
-  part(request.owner_tenant());
-  part(std::to_string(request.classification()));
+  AppendKeyPart(key, request.owner_tenant());
+  AppendKeyPart(key, std::to_string(request.classification()));
   return key;
 }
 
