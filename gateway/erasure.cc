@@ -34,8 +34,10 @@ policy::Artifact View(registry::Registry& registry, const ArtifactRecord& record
   return a;
 }
 
-// The signed erasure record of an erased artifact, as its ERASURE entry holds it.
-Result<std::string> ErasureRecord(registry::Registry& registry, const ArtifactRecord& erased) {
+}  // namespace
+
+Result<std::string> SignedErasureRecord(registry::Registry& registry,
+                                        const ArtifactRecord& erased) {
   if (!erased.tombstone.has_value() || erased.tombstone->audit_index < 0) {
     return Internal("the tombstone of " + RefText(erased) + " names no audit entry");
   }
@@ -53,6 +55,8 @@ Result<std::string> ErasureRecord(registry::Registry& registry, const ArtifactRe
   }
   return record->dump();
 }
+
+namespace {
 
 Stage StageAfter(policy::LineageAction action, Stage stage) {
   if (action == policy::LineageAction::kRevoke && stage == Stage::kReleased) {
@@ -123,7 +127,6 @@ Result<ErasureOutcome> EraseWithLineage(registry::Registry& registry,
   } else {
     SOV_ASSIGN_OR_RETURN(out.erased, registry.Erase(target.spec.name, target.spec.version,
                                                     request, actor, std::move(audit)));
-    SOV_ASSIGN_OR_RETURN(out.erasure_record, ErasureRecord(registry, out.erased));
   }
 
   // Breadth first over the dependents, each artifact once (by its shortest path). Every step

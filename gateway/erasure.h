@@ -31,7 +31,6 @@ struct LineageEffect {
 struct ErasureOutcome {
   registry::ArtifactRecord erased;      // tombstone set (unset for a dry run)
   std::vector<LineageEffect> effects;   // breadth-first order
-  std::string erasure_record;           // the signed DSSE envelope JSON; empty for a dry run
 };
 
 // Erases `target` (already resolved and allowed by the caller's decision, which is in `audit`)
@@ -42,5 +41,11 @@ Result<ErasureOutcome> EraseWithLineage(registry::Registry& registry,
                                         const registry::Registry::EraseRequest& request,
                                         const registry::Actor& actor,
                                         std::vector<registry::AuditEvent> audit, bool dry_run);
+
+// The signed erasure record (DSSE envelope JSON) of an erased artifact, read back from the
+// ERASURE entry its tombstone names: the Erase call returns it; the retention sweep, which has
+// no one to return it to, does not read it.
+Result<std::string> SignedErasureRecord(registry::Registry& registry,
+                                        const registry::ArtifactRecord& erased);
 
 }  // namespace sov::gateway

@@ -109,8 +109,8 @@ grpc::Status GovernanceService::Erase(grpc::ServerContext* context,
 
     if (!request->dry_run()) {
       TombstoneToProto(outcome.erased, response->mutable_tombstone());
-      SOV_ASSIGN_OR_RETURN(*response->mutable_erasure_record(),
-                           DsseEnvelopeFromJson(outcome.erasure_record));
+      SOV_ASSIGN_OR_RETURN(std::string record, SignedErasureRecord(*registry_, outcome.erased));
+      SOV_ASSIGN_OR_RETURN(*response->mutable_erasure_record(), DsseEnvelopeFromJson(record));
     }
     for (const LineageEffect& effect : outcome.effects) {
       EffectToProto(effect, response->add_effects());

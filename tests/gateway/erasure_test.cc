@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "crypto/dsse.h"
 #include "crypto/sha256.h"
@@ -148,7 +149,9 @@ TEST_F(EraseWithLineageTest, PropagatesBreadthFirst) {
                                   Officer(), {}, /*dry_run=*/false);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(outcome->erased.stage, Stage::kErased);
-  auto record = crypto::DsseEnvelope::FromJson(outcome->erasure_record);
+  auto record_json = SignedErasureRecord(*registry_, outcome->erased);
+  ASSERT_TRUE(record_json.ok()) << record_json.status().ToString();
+  auto record = crypto::DsseEnvelope::FromJson(*record_json);
   ASSERT_TRUE(record.ok()) << record.status().ToString();
   EXPECT_TRUE(crypto::VerifyDsse(*record, {registry_->registry_key()}).ok());
 
@@ -204,7 +207,7 @@ TEST_F(EraseWithLineageTest, DryRunChangesNothing) {
                                   /*dry_run=*/true);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_FALSE(outcome->erased.tombstone.has_value());
-  EXPECT_TRUE(outcome->erasure_record.empty());
+  EXPECT_FALSE(SignedErasureRecord(*registry_, outcome->erased).ok());
   ASSERT_EQ(outcome->effects.size(), 5u);
   EXPECT_EQ(outcome->effects[0].new_stage, Stage::kRevoked);
   EXPECT_EQ(StageOf("acme/customers"), Stage::kPending);
@@ -227,7 +230,12 @@ TEST_F(EraseWithLineageTest, SecondEraseCompletesPropagation) {
                                   /*dry_run=*/false);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(outcome->erased.tombstone->reason, "first");
-  EXPECT_FALSE(outcome->erasure_record.empty());
+  // The record is the first erasure's, not a second one.
+  auto record_json = SignedErasureRecord(*registry_, outcome->erased);
+  ASSERT_TRUE(record_json.ok()) << record_json.status().ToString();
+  auto record = crypto::DsseEnvelope::FromJson(*record_json);
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(record->payload).at("reason"), "first");
   EXPECT_EQ(StageOf("acme/fraud"), Stage::kRevoked);
   EXPECT_EQ(StageOf("acme/fraud-distilled"), Stage::kRevoked);
 
