@@ -62,7 +62,7 @@ struct ValidationSettings {
 };
 
 // The most lineage groups one retention sweep works on at once (retention.sweep_concurrency).
-inline constexpr int kMaxSweepConcurrency = 32;
+inline constexpr int kMaxSweepConcurrency = 128;
 
 // The retention sweeper (`retention:` section; every key optional).
 struct RetentionSettings {
@@ -70,8 +70,10 @@ struct RetentionSettings {
   // runs one on request).
   int64_t sweep_interval_ms = 3'600'000;
   // sweep_concurrency: lineage groups a sweep erases or revokes at once, 1 to
-  // kMaxSweepConcurrency; 1 applies one item after another (gateway/retention.h).
-  int sweep_concurrency = 8;
+  // kMaxSweepConcurrency; 1 applies one item after another (gateway/retention.h). More
+  // workers make bigger commit groups: a faster sweep, slower other writes while it runs
+  // (docs/performance.md, "Erasure and retention sweep").
+  int sweep_concurrency = 32;
 };
 
 struct ServerConfig {

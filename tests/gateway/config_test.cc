@@ -169,7 +169,7 @@ TEST(ConfigTest, ValidationAndRetentionDefaultWhenAbsent) {
   EXPECT_EQ(config->validation.max_attempts, 3);
   EXPECT_EQ(config->validation.poll_interval_ms, 1000);
   EXPECT_EQ(config->retention.sweep_interval_ms, 3'600'000);
-  EXPECT_EQ(config->retention.sweep_concurrency, 8);
+  EXPECT_EQ(config->retention.sweep_concurrency, 32);
 }
 
 TEST(ConfigTest, ValidationKeysAreParsed) {
@@ -222,15 +222,15 @@ TEST(ConfigTest, RetentionSweepIntervalIsParsed) {
   EXPECT_EQ(config->retention.sweep_interval_ms, 0);
 }
 
-TEST(ConfigTest, RetentionSweepConcurrencyIsParsedFromOneTo32) {
-  // 1 (one item after another) and 32 are the bounds; the default is 8.
+TEST(ConfigTest, RetentionSweepConcurrencyIsParsedFromOneTo128) {
+  // 1 (one item after another) and 128 are the bounds; the default is 32.
   Result<ServerConfig> config =
       ParseServerConfig(GoodPlus("retention:\n  sweep_concurrency: 1\n"), kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->retention.sweep_concurrency, 1);
-  config = ParseServerConfig(GoodPlus("retention:\n  sweep_concurrency: 32\n"), kFile);
+  config = ParseServerConfig(GoodPlus("retention:\n  sweep_concurrency: 128\n"), kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
-  EXPECT_EQ(config->retention.sweep_concurrency, 32);
+  EXPECT_EQ(config->retention.sweep_concurrency, 128);
 }
 
 TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
@@ -287,15 +287,15 @@ TEST(ConfigTest, BadValidationAndRetentionSettingsNameFileLineAndKey) {
        "disables the background sweep"},
       {"validation:\n  lease: 999999999999h\n",
        "18:10: error: validation.lease: '999999999999h' is longer than 100 years"},
-      // A sweep concurrency of 0, above 32, or not a whole number.
+      // A sweep concurrency of 0, above 128, or not a whole number.
       {"retention:\n  sweep_concurrency: 0\n",
-       "18:22: error: retention.sweep_concurrency: '0' is not a whole number from 1 to 32 (1 "
+       "18:22: error: retention.sweep_concurrency: '0' is not a whole number from 1 to 128 (1 "
        "erases one artifact after another)"},
-      {"retention:\n  sweep_concurrency: 33\n",
-       "18:22: error: retention.sweep_concurrency: '33' is not a whole number from 1 to 32 (1 "
+      {"retention:\n  sweep_concurrency: 129\n",
+       "18:22: error: retention.sweep_concurrency: '129' is not a whole number from 1 to 128 (1 "
        "erases one artifact after another)"},
       {"retention:\n  sweep_concurrency: four\n",
-       "18:22: error: retention.sweep_concurrency: 'four' is not a whole number from 1 to 32 (1 "
+       "18:22: error: retention.sweep_concurrency: 'four' is not a whole number from 1 to 128 (1 "
        "erases one artifact after another)"},
       {"retention:\n  sweep_interval: 500ms\n",
        "18:19: error: retention.sweep_interval: must be at least 1s, or 0 to disable the "
