@@ -324,6 +324,9 @@ int main(int argc, char** argv) {
               static_cast<long long>(commits_after.groups - commits_before.groups));
   std::printf("%-52s %12lld\n", "store batches committed",
               static_cast<long long>(commits_after.batches - commits_before.batches));
+  std::printf("%-52s %12lld\n", "WAL checkpoints a reader held up (retried)",
+              static_cast<long long>(commits_after.shred_checkpoints_deferred -
+                                     commits_before.shred_checkpoints_deferred));
   std::printf("\n%-52s %12s %12s %12s\n", "single erasure (EraseWithLineage)", "p50 ms", "p99 ms",
               "max ms");
   char during[64];

@@ -31,6 +31,11 @@
 namespace sov::registry {
 namespace {
 
+// How long a key-destroying group's WAL checkpoint waits for readers of older snapshots, and how
+// often an idle writer retries one they held up (ShredCheckpoint).
+constexpr int kShredWaitMs = 100;
+constexpr std::chrono::milliseconds kShredRetryInterval{50};
+
 using internal::Connection;
 using internal::SqlValue;
 using internal::Statement;
@@ -771,7 +776,9 @@ class SqliteMetadataStore::Impl {
 
   Result<CommitResult> Commit(WriteBatch batch);
   void CommitAsync(WriteBatch batch, CommitCallback done);
-  GroupCommitStats stats() const { return {groups_.load(), batches_.load()}; }
+  GroupCommitStats stats() const {
+    return {groups_.load(), batches_.load(), shred_deferred_.load(), shred_pending_.load()};
+  }
 
   // FindArtifact's answers are kept while no group that may change an artifact runs: read the
   // generation before taking the snapshot, and cache what the snapshot gave under it. Odd
@@ -843,6 +850,13 @@ class SqliteMetadataStore::Impl {
   Status CheckVersionFree(const std::string& name, const std::string& version);
   Status InsertDataKey(const std::string& artifact_id, const std::string& wrapped_key);
 
+  // Checkpoints the WAL into the database and cuts it to zero length, waiting at most
+  // `busy_timeout_ms` for readers of older snapshots; false when one held it up (or it failed).
+  bool TruncateWal(int busy_timeout_ms);
+  // After a group's COMMIT: the crypto-shredding checkpoint, when the group destroyed a key or
+  // an earlier group's checkpoint is still to be done.
+  void ShredCheckpoint();
+
   std::unique_ptr<Connection> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> c);
 
@@ -852,6 +866,10 @@ class SqliteMetadataStore::Impl {
   std::unique_ptr<Connection> writer_;
   AuditState audit_;
   bool shredded_ = false;  // a data key was deleted in the current group
+  // A key-destroying group's checkpoint could not truncate the WAL yet (set by the writer,
+  // read by stats()).
+  std::atomic<bool> shred_pending_{false};
+  std::atomic<int64_t> shred_deferred_{0};
   int64_t data_version_ = 0;  // PRAGMA data_version when audit_ was last in step with the file
 
   std::mutex queue_mu_;
@@ -926,6 +944,10 @@ Status SqliteMetadataStore::Impl::Init(const std::string& path) {
   SOV_RETURN_IF_ERROR(Migrate(path));
   SOV_RETURN_IF_ERROR(LoadAuditState(/*verify_checkpoint=*/true));
   SOV_ASSIGN_OR_RETURN(data_version_, writer_->QueryInt("PRAGMA data_version"));
+  // A crash can leave a destroyed key's old page in the WAL (before its group's checkpoint, or
+  // while a reader held that up): cut the WAL now. Should another process's reader hold it up,
+  // the writer retries (ShredCheckpoint).
+  shred_pending_ = !TruncateWal(kShredWaitMs);
 
   for (int i = 0; i < std::max(1, options_.read_connections); ++i) {
     SOV_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
@@ -1147,8 +1169,21 @@ void SqliteMetadataStore::Impl::WriterLoop() {
     uint32_t number;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and nothing left to do
+      auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (shred_pending_.load()) {
+        queue_cv_.wait_for(lock, kShredRetryInterval, ready);
+      } else {
+        queue_cv_.wait(lock, ready);
+      }
+      if (queue_.empty()) {
+        const bool stop = stopping_;
+        lock.unlock();
+        // Idle with a shredding checkpoint still to do: try again (once more, waiting, when
+        // stopping; closing the last connection checkpoints too).
+        if (shred_pending_.load()) shred_pending_ = !TruncateWal(stop ? kShredWaitMs : 0);
+        if (stop) return;  // and nothing left to do
+        continue;
+      }
       group.assign(queue_.begin(), queue_.end());
       queue_.clear();
       number = next_group_++;
@@ -1272,15 +1307,33 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
     audit_ = group_start;
     return fail_all(commit, "commit failed");
   }
-  if (shredded_) {
-    // Crypto-shredding: the deleted key's bytes must not linger in the WAL. Best effort and
-    // brief: a reader holding an old snapshot makes it wait at most 100 ms, and the WAL is
-    // rewritten from its start by later commits anyway.
-    writer_->SetBusyTimeout(100);
-    (void)writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    writer_->SetBusyTimeout(options_.busy_timeout_ms);
-  }
+  ShredCheckpoint();
   return true;
+}
+
+bool SqliteMetadataStore::Impl::TruncateWal(int busy_timeout_ms) {
+  writer_->SetBusyTimeout(busy_timeout_ms);
+  bool done = false;
+  // One row: busy (1 when a reader or writer held it up), WAL frames, frames checkpointed.
+  if (Result<Statement> st = writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"); st.ok()) {
+    Result<bool> row = st->Step();
+    done = row.ok() && *row && st->Int64(0) == 0;
+  }
+  writer_->SetBusyTimeout(options_.busy_timeout_ms);
+  return done;
+}
+
+void SqliteMetadataStore::Impl::ShredCheckpoint() {
+  // Crypto-shredding: the deleted key's bytes must not linger in the WAL (nor in the database
+  // page the checkpoint overwrites, with secure_delete). A reader holding an older snapshot
+  // blocks the truncation: a group that destroyed a key waits for it at most kShredWaitMs, so
+  // that one long read does not stall every writer; should it still be held up, the writer
+  // tries again after each later group (without waiting) and every kShredRetryInterval while
+  // idle, until the WAL is cut.
+  if (!shredded_ && !shred_pending_.load()) return;
+  const bool done = TruncateWal(shredded_ ? kShredWaitMs : 0);
+  if (!done && shredded_) shred_deferred_.fetch_add(1);
+  shred_pending_ = !done;
 }
 
 Result<CommitResult> SqliteMetadataStore::Impl::ApplyBatch(const Pending& pending) {

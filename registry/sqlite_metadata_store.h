@@ -60,6 +60,12 @@ class SqliteMetadataStore final : public MetadataStore {
   struct GroupCommitStats {
     int64_t groups = 0;
     int64_t batches = 0;
+    // Key-destroying groups whose WAL checkpoint (crypto-shredding) a reader's older snapshot
+    // held up past the 100 ms the group waits; the writer retries such a checkpoint after
+    // every later group and every 50 ms while idle, until it truncates the WAL.
+    int64_t shred_checkpoints_deferred = 0;
+    // True while such a checkpoint is still to be done.
+    bool shred_checkpoint_pending = false;
   };
   GroupCommitStats group_commit_stats() const;
 

@@ -665,6 +665,58 @@ TEST_F(SqliteMetadataStoreTest, DataKeyDeletion) {
   }
 }
 
+TEST_F(SqliteMetadataStoreTest, ShreddingCheckpointHeldUpByAReaderIsRetried) {
+  // A reader holding an older snapshot keeps the destroyed key's page in the WAL past the
+  // group's wait; once it ends, the idle writer's retry truncates the WAL without another write.
+  Insert(Artifact("a1", "acme/d", "1.0.0"), "held-secret-key");
+  auto contains_key = [&](const std::string& file) {
+    return testing::ReadTextFile(file).find("held-secret-key") != std::string::npos;
+  };
+  ASSERT_TRUE(contains_key(path_ + "-wal"));  // the insert's frames, not yet checkpointed
+
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &reader), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM artifacts;", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
+  SqliteMetadataStore::GroupCommitStats stats = store_->group_commit_stats();
+  EXPECT_EQ(stats.shred_checkpoints_deferred, 1);
+  EXPECT_TRUE(stats.shred_checkpoint_pending);
+  EXPECT_TRUE(contains_key(path_ + "-wal"));  // what the reader's snapshot still needs
+
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store_->group_commit_stats().shred_checkpoint_pending &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(store_->group_commit_stats().shred_checkpoint_pending);
+  EXPECT_FALSE(contains_key(path_ + "-wal"));
+  EXPECT_FALSE(contains_key(path_));
+  EXPECT_EQ(store_->group_commit_stats().shred_checkpoints_deferred, 1);
+}
+
+TEST_F(SqliteMetadataStoreTest, OpenCutsTheWalACrashLeft) {
+  // Deleted bytes that another connection left in the WAL (as a crash between a key's deletion
+  // and its checkpoint would) are gone once the store has opened.
+  store_.reset();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "PRAGMA wal_autocheckpoint = 0; CREATE TABLE scratch (v BLOB); "
+                         "INSERT INTO scratch VALUES ('left-over-secret'); DELETE FROM scratch;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_NE(testing::ReadTextFile(path_ + "-wal").find("left-over-secret"), std::string::npos);
+  auto reopened = SqliteMetadataStore::Open(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_FALSE((*reopened)->group_commit_stats().shred_checkpoint_pending);
+  EXPECT_EQ(testing::ReadTextFile(path_ + "-wal").find("left-over-secret"), std::string::npos);
+  sqlite3_close(other);
+}
+
 TEST_F(SqliteMetadataStoreTest, ListArtifactsFiltersAndPages) {
   // Each filter selects what it says; results are ordered by name, then push order; a page
   // includes all versions of its last name.
