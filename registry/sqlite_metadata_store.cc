@@ -1313,14 +1313,10 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
 
 bool SqliteMetadataStore::Impl::TruncateWal(int busy_timeout_ms) {
   writer_->SetBusyTimeout(busy_timeout_ms);
-  bool done = false;
-  // One row: busy (1 when a reader or writer held it up), WAL frames, frames checkpointed.
-  if (Result<Statement> st = writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"); st.ok()) {
-    Result<bool> row = st->Step();
-    done = row.ok() && *row && st->Int64(0) == 0;
-  }
+  // Its row's first column is 1 when a reader or writer held it up.
+  Result<int64_t> busy = writer_->QueryInt("PRAGMA wal_checkpoint(TRUNCATE)");
   writer_->SetBusyTimeout(options_.busy_timeout_ms);
-  return done;
+  return busy.ok() && *busy == 0;
 }
 
 void SqliteMetadataStore::Impl::ShredCheckpoint() {
