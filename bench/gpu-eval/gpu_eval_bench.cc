@@ -19,8 +19,10 @@
 //
 // Usage: gpu_eval_bench [--backend cpu|cuda|auto] [--precision exact|fast] [--dtype f32|f16|bf16]
 //          [--layers 784,1024,1024,10] [--activation relu] [--rows N] [--batch B]...
-//          [--full-batch N] [--threads T] [--seconds S] [--seed N] [--no-peer] [--out FILE.json]
-//          [--work-dir DIR] [--python PATH] [--peer-script PATH] [--peer-timeout S]
+//          [--full-batch N] [--threads T] [--seconds S] [--seed N] [--no-peer] [--no-reference]
+//          [--out FILE.json] [--work-dir DIR] [--python PATH] [--peer-script PATH]
+//          [--peer-timeout S]
+// --no-reference skips the cuBLAS reference rates (a profiler run wants our kernels alone).
 // Exit status: 0; 1 when our side fails; 2 on a usage error. The peer's failure is reported,
 // not fatal. Run by the CMake target `bench_gpu_eval` and by run_on_device.sh, never by ctest.
 #include <algorithm>
@@ -46,6 +48,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/gpu-eval/clock_sampler.h"
 #include "common/file.h"
 #include "common/status.h"
 #include "gpu-eval/backend.h"
@@ -71,6 +74,8 @@ namespace json = sov::gpu_eval::json;
 using Clock = std::chrono::steady_clock;
 using sov::Result;
 using sov::Status;
+using sov::bench::ClockSampler;
+using sov::bench::ClockStats;
 using sov::gpu_eval::Backend;
 using sov::gpu_eval::BackendKind;
 using sov::gpu_eval::BackendOptions;
@@ -100,6 +105,7 @@ struct Options {
   double seconds = 2.0;
   uint64_t seed = 20261129;
   bool peer = true;
+  bool reference = true;            // the cuBLAS reference rates (CUDA only)
   std::string out;
   std::string work_dir;             // empty: a temporary directory, removed at the end
   std::string python;
@@ -116,7 +122,8 @@ void PrintUsage() {
                "usage: gpu_eval_bench [--backend cpu|cuda|auto] [--precision exact|fast]\n"
                "         [--dtype f32|f16|bf16] [--layers 784,1024,1024,10] [--activation relu]\n"
                "         [--rows N] [--batch B]... [--full-batch N] [--threads T] [--seconds S]\n"
-               "         [--seed N] [--no-peer] [--out FILE.json] [--work-dir DIR]\n"
+               "         [--seed N] [--no-peer] [--no-reference] [--out FILE.json]\n"
+               "         [--work-dir DIR]\n"
                "         [--python PATH] [--peer-script PATH] [--peer-timeout S]\n");
 }
 
@@ -173,6 +180,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       return std::nullopt;
     };
     if (arg == "--no-peer") { o.peer = false; continue; }
+    if (arg == "--no-reference") { o.reference = false; continue; }
     if (arg == "--help" || arg == "-h") { o.help = true; return o; }
     if (!has_value) {
       std::fprintf(stderr, "gpu_eval_bench: unknown option or missing value: %s\n", argv[i]);
@@ -408,6 +416,7 @@ struct Measurement {
   double p50_ms = 0.0;
   double p99_ms = 0.0;
   double tflops = 0.0;     // achieved GEMM rate
+  ClockStats clocks;       // the GPU's clocks and power meanwhile (CUDA with NVML only)
 };
 
 Measurement Summarise(std::string name, int64_t batch, const std::vector<double>& seconds,
@@ -501,6 +510,8 @@ struct CublasRate {
   bool measured = false;
   std::string note;        // why not, or what was measured
   double tflops = 0.0;
+  double seconds = 0.0;    // the timed span
+  ClockStats clocks;
 };
 
 #if defined(SOV_HAVE_CUDA_BACKEND)
@@ -591,10 +602,12 @@ Status LaunchGemm(cublasHandle_t handle, GemmOperands& g, GemmMath math) {
                      "cublasGemmEx");
 }
 
-// Times `reps` rounds of the GEMM sequence between two cudaEvents after `warmup` rounds, and
-// returns the rate in TFLOP/s (2 * m * n * k per GEMM).
-Result<double> TimeCublasGemms(const std::vector<GemmShape>& shapes, GemmMath math, int warmup,
-                               int reps) {
+// Times `reps` rounds of the GEMM sequence between two cudaEvents after `warmup` rounds and
+// fills `rate` (TFLOP/s at 2 * m * n * k per GEMM, the span, the clocks meanwhile when `sampler`
+// is given). With `seconds` > 0 the rounds are as many as last about that long (at least `reps`),
+// so that the rate is sustained over the span our own measurements take.
+Status TimeCublasGemms(const std::vector<GemmShape>& shapes, GemmMath math, int warmup, int reps,
+                       double seconds, ClockSampler* sampler, CublasRate& rate) {
   SOV_RETURN_IF_ERROR(CudaCheck(cudaSetDevice(0), "cudaSetDevice"));
   CublasHandle handle;
   SOV_RETURN_IF_ERROR(handle.Create());
@@ -622,60 +635,86 @@ Result<double> TimeCublasGemms(const std::vector<GemmShape>& shapes, GemmMath ma
   CudaEvent stop;
   SOV_RETURN_IF_ERROR(start.Create());
   SOV_RETURN_IF_ERROR(stop.Create());
-  SOV_RETURN_IF_ERROR(CudaCheck(cudaEventRecord(start.get()), "cudaEventRecord"));
-  for (int r = 0; r < reps; ++r) {
-    for (auto& g : gemms) SOV_RETURN_IF_ERROR(LaunchGemm(handle.get(), *g, math));
+  // Times `rounds` rounds; returns their span in seconds.
+  auto timed = [&](int rounds) -> Result<double> {
+    SOV_RETURN_IF_ERROR(CudaCheck(cudaEventRecord(start.get()), "cudaEventRecord"));
+    for (int r = 0; r < rounds; ++r) {
+      for (auto& g : gemms) SOV_RETURN_IF_ERROR(LaunchGemm(handle.get(), *g, math));
+    }
+    SOV_RETURN_IF_ERROR(CudaCheck(cudaEventRecord(stop.get()), "cudaEventRecord"));
+    SOV_RETURN_IF_ERROR(CudaCheck(cudaEventSynchronize(stop.get()), "cudaEventSynchronize"));
+    float ms = 0;
+    SOV_RETURN_IF_ERROR(CudaCheck(cudaEventElapsedTime(&ms, start.get(), stop.get()),
+                                  "cudaEventElapsedTime"));
+    if (ms <= 0) return sov::Internal("cudaEventElapsedTime reported no time");
+    return static_cast<double>(ms) * 1e-3;
+  };
+  if (seconds > 0) {
+    SOV_ASSIGN_OR_RETURN(const double probe, timed(3));
+    reps = static_cast<int>(std::clamp(seconds / (probe / 3), static_cast<double>(reps), 1e5));
   }
-  SOV_RETURN_IF_ERROR(CudaCheck(cudaEventRecord(stop.get()), "cudaEventRecord"));
-  SOV_RETURN_IF_ERROR(CudaCheck(cudaEventSynchronize(stop.get()), "cudaEventSynchronize"));
-  float ms = 0;
-  SOV_RETURN_IF_ERROR(CudaCheck(cudaEventElapsedTime(&ms, start.get(), stop.get()),
-                                "cudaEventElapsedTime"));
-  if (ms <= 0) return sov::Internal("cudaEventElapsedTime reported no time");
-  return flops * reps / (static_cast<double>(ms) * 1e-3) / 1e12;
+  if (sampler != nullptr) sampler->Begin();
+  Result<double> span = timed(reps);
+  if (sampler != nullptr) rate.clocks = sampler->End();
+  if (!span.ok()) return span.status();
+  rate.seconds = *span;
+  rate.tflops = flops * reps / *span / 1e12;
+  return sov::OkStatus();
 }
 
 CublasRate MeasureCublas(const std::vector<GemmShape>& shapes, GemmMath math, int warmup, int reps,
-                         std::string what) {
+                         double seconds, ClockSampler* sampler, std::string what) {
   CublasRate rate;
-  Result<double> tflops = TimeCublasGemms(shapes, math, warmup, reps);
-  if (!tflops.ok()) {
-    rate.note = "not measured (" + tflops.status().ToString() + ")";
+  if (Status st = TimeCublasGemms(shapes, math, warmup, reps, seconds, sampler, rate); !st.ok()) {
+    rate = CublasRate();
+    rate.note = "not measured (" + st.ToString() + ")";
     return rate;
   }
   rate.measured = true;
   rate.note = std::move(what);
-  rate.tflops = *tflops;
   return rate;
 }
 
 #endif  // SOV_HAVE_CUDA_BACKEND
 
+// Each reference twice: a short burst (20 or 50 rounds, tens of milliseconds, the figure the
+// earlier runs printed) and sustained over --seconds, as long as each of our measurements. A card
+// that lowers its clocks under sustained load (power cap, heat) runs the burst faster; the
+// sustained figure is the one that compares like with like, and the clocks show the difference.
 struct CudaReference {
-  CublasRate peak;          // one large square GEMM
-  CublasRate model_gemms;   // the model's GEMMs alone at the largest batch
+  CublasRate peak;                    // one large square GEMM, burst
+  CublasRate peak_sustained;
+  CublasRate model_gemms;             // the model's GEMMs alone at the largest batch, burst
+  CublasRate model_gemms_sustained;
   int64_t model_batch = 0;
 };
 
-CudaReference MeasureCudaReference(const Options& o, const std::vector<int64_t>& batches) {
+CudaReference MeasureCudaReference(const Options& o, const std::vector<int64_t>& batches,
+                                   ClockSampler* sampler) {
   CudaReference ref;
   const GemmMath math = MathFor(o.precision, o.dtype);
   ref.model_batch = *std::max_element(batches.begin(), batches.end());
 #if defined(SOV_HAVE_CUDA_BACKEND)
   constexpr int64_t kPeakSize = 8192;
-  ref.peak = MeasureCublas({{kPeakSize, kPeakSize, kPeakSize}}, math, 3, 20,
-                           "cublasGemmEx 8192^3, " + std::string(GemmMathName(math)));
+  const std::vector<GemmShape> square = {{kPeakSize, kPeakSize, kPeakSize}};
+  const std::string peak_what = "cublasGemmEx 8192^3, " + std::string(GemmMathName(math));
+  ref.peak = MeasureCublas(square, math, 3, 20, 0, sampler, peak_what);
+  ref.peak_sustained = MeasureCublas(square, math, 3, 20, o.seconds, sampler, peak_what);
   std::vector<GemmShape> shapes;
   for (size_t k = 0; k + 1 < o.layers.size(); ++k) {
     shapes.push_back({ref.model_batch, o.layers[k + 1], o.layers[k]});
   }
-  ref.model_gemms = MeasureCublas(shapes, math, 5, 50,
-                                  "cublasGemmEx on the model's layers at batch " +
-                                      std::to_string(ref.model_batch) + ", " + GemmMathName(math));
+  const std::string model_what = "cublasGemmEx on the model's layers at batch " +
+                                 std::to_string(ref.model_batch) + ", " + GemmMathName(math);
+  ref.model_gemms = MeasureCublas(shapes, math, 5, 50, 0, sampler, model_what);
+  ref.model_gemms_sustained = MeasureCublas(shapes, math, 5, 50, o.seconds, sampler, model_what);
 #else
   (void)math;
+  (void)sampler;
   ref.peak.note = "not measured (this build has no CUDA)";
+  ref.peak_sustained.note = ref.peak.note;
   ref.model_gemms.note = ref.peak.note;
+  ref.model_gemms_sustained.note = ref.peak.note;
 #endif
   return ref;
 }
@@ -872,6 +911,68 @@ void PrintTable(const Setup& s, const std::vector<Measurement>& ours,
   } else {
     std::printf("cuBLAS on the model's GEMMs: %s\n", ref->model_gemms.note.c_str());
   }
+  // The same references sustained over as long as each of our measurements.
+  const CublasRate& sustained = ref->peak_sustained;
+  if (sustained.measured) {
+    std::printf("sustained over %.2f s: cuBLAS peak %.1f TFLOP/s; ours, batch %" PRId64
+                ": %.1f%% of it; full pass: %.1f%%",
+                sustained.seconds, sustained.tflops, largest->batch,
+                100.0 * largest->tflops / sustained.tflops,
+                100.0 * ours.front().tflops / sustained.tflops);
+    if (ref->model_gemms_sustained.measured) {
+      std::printf("; the model's GEMMs alone %.1f TFLOP/s = %.1f%%",
+                  ref->model_gemms_sustained.tflops,
+                  100.0 * ref->model_gemms_sustained.tflops / sustained.tflops);
+    }
+    std::printf("\n");
+  } else {
+    std::printf("sustained cuBLAS peak: %s\n", sustained.note.c_str());
+  }
+}
+
+// "SM 1,980 MHz mean (1,755-1,980), 652 W mean (699 max), 61 C max, busy 99 % mean (97 min),
+// clock events: sw-power-cap", or empty without samples.
+std::string ClockText(const ClockStats& c) {
+  if (c.samples == 0) return "";
+  char busy[64] = "busy: not reported";
+  if (c.busy_samples > 0) {
+    std::snprintf(busy, sizeof(busy), "busy %.0f %% mean (%u min)", c.busy_pct_mean,
+                  c.busy_pct_min);
+  }
+  char buf[320];
+  std::snprintf(buf, sizeof(buf),
+                "SM %s MHz mean (%s-%s), %.0f W mean (%.0f max), %u C max, %s, clock events: %s",
+                Rate(c.sm_mhz_mean).c_str(), Rate(c.sm_mhz_min).c_str(),
+                Rate(c.sm_mhz_max).c_str(), c.power_w_mean, c.power_w_max, c.temperature_c_max,
+                busy, sov::bench::ReasonNames(c.reasons).c_str());
+  return buf;
+}
+
+// The GPU's clocks during each measurement, when they were sampled.
+void PrintClocks(const std::vector<Measurement>& ours, const CudaReference* ref,
+                 const ClockStats& peer_clocks, const ClockSampler* sampler) {
+  if (sampler == nullptr) return;
+  if (!sampler->available()) {
+    std::printf("GPU clocks: not sampled (%s)\n", sampler->reason().c_str());
+    return;
+  }
+  std::printf("GPU clocks during each measurement (NVML, sampled every 10 ms):\n");
+  auto line = [](const std::string& what, const ClockStats& c) {
+    const std::string text = ClockText(c);
+    std::printf("  %-26s %s\n", what.c_str(), text.empty() ? "no samples" : text.c_str());
+  };
+  for (size_t i = 0; i < ours.size(); ++i) {
+    line("ours, " + (i == 0 ? "full pass" : ours[i].name), ours[i].clocks);
+  }
+  if (ref != nullptr) {
+    if (ref->peak.measured) line("cuBLAS peak, burst", ref->peak.clocks);
+    if (ref->peak_sustained.measured) line("cuBLAS peak, sustained", ref->peak_sustained.clocks);
+    if (ref->model_gemms.measured) line("model GEMMs, burst", ref->model_gemms.clocks);
+    if (ref->model_gemms_sustained.measured) {
+      line("model GEMMs, sustained", ref->model_gemms_sustained.clocks);
+    }
+  }
+  if (peer_clocks.samples > 0) line("torch, its whole run", peer_clocks);
 }
 
 // Copies a parsed JSON value into the writer (the peer's result goes into our --out file as is).
@@ -900,16 +1001,39 @@ void CopyJson(const json::Value& v, json::Writer& w) {
   }
 }
 
+void WriteClocks(json::Writer& w, const ClockStats& c) {
+  if (c.samples == 0) return;
+  w.Key("clocks").BeginObject();
+  w.Key("samples").Int(c.samples);
+  w.Key("sm_mhz_mean").Double(c.sm_mhz_mean);
+  w.Key("sm_mhz_min").Int(c.sm_mhz_min);
+  w.Key("sm_mhz_max").Int(c.sm_mhz_max);
+  w.Key("power_w_mean").Double(c.power_w_mean);
+  w.Key("power_w_max").Double(c.power_w_max);
+  w.Key("temperature_c_max").Int(c.temperature_c_max);
+  if (c.busy_samples > 0) {
+    w.Key("busy_pct_mean").Double(c.busy_pct_mean);
+    w.Key("busy_pct_min").Int(c.busy_pct_min);
+  }
+  w.Key("clock_events").String(sov::bench::ReasonNames(c.reasons));
+  w.EndObject();
+}
+
 void WriteRate(json::Writer& w, const char* key, const CublasRate& rate) {
   w.Key(key).BeginObject();
   w.Key("measured").Bool(rate.measured);
   w.Key("what").String(rate.note);
-  if (rate.measured) w.Key("tflops").Double(rate.tflops);
+  if (rate.measured) {
+    w.Key("tflops").Double(rate.tflops);
+    w.Key("seconds").Double(rate.seconds);
+  }
+  WriteClocks(w, rate.clocks);
   w.EndObject();
 }
 
 std::string ResultsJson(const Options& o, const Setup& s, const std::vector<Measurement>& ours,
-                        const Peer& peer, const CudaReference* ref) {
+                        const Peer& peer, const CudaReference* ref,
+                        const ClockStats& peer_clocks) {
   json::Writer w(2);
   w.BeginObject();
   w.Key("benchmark").String("gpu_eval_bench");
@@ -947,15 +1071,22 @@ std::string ResultsJson(const Options& o, const Setup& s, const std::vector<Meas
     if (ref != nullptr && ref->peak.measured) {
       w.Key("fraction_of_peak").Double(m.tflops / ref->peak.tflops);
     }
+    if (ref != nullptr && ref->peak_sustained.measured) {
+      w.Key("fraction_of_sustained_peak").Double(m.tflops / ref->peak_sustained.tflops);
+    }
+    WriteClocks(w, m.clocks);
     w.EndObject();
   }
   w.EndArray();
   if (ref != nullptr) {
     WriteRate(w, "cublas_peak", ref->peak);
+    WriteRate(w, "cublas_peak_sustained", ref->peak_sustained);
     WriteRate(w, "cublas_model_gemms", ref->model_gemms);
+    WriteRate(w, "cublas_model_gemms_sustained", ref->model_gemms_sustained);
   }
   w.Key("peer").BeginObject();
   w.Key("available").Bool(peer.available);
+  WriteClocks(w, peer_clocks);
   if (peer.available) {
     w.Key("result");
     CopyJson(peer.result, w);
@@ -972,7 +1103,8 @@ std::string ResultsJson(const Options& o, const Setup& s, const std::vector<Meas
 // Loads the fixture into the backend and measures the full pass and every batch size.
 Result<std::vector<Measurement>> MeasureOurs(const Options& o, Backend& backend,
                                              const Fixture& fixture,
-                                             const std::vector<int64_t>& batches, Setup& s) {
+                                             const std::vector<int64_t>& batches,
+                                             ClockSampler* sampler, Setup& s) {
   SOV_ASSIGN_OR_RETURN(sov::gpu_eval::Model model, sov::gpu_eval::OpenModel(fixture.model_path));
   SOV_ASSIGN_OR_RETURN(sov::gpu_eval::Dataset dataset,
                        sov::gpu_eval::OpenDataset(fixture.data_path));
@@ -989,17 +1121,37 @@ Result<std::vector<Measurement>> MeasureOurs(const Options& o, Backend& backend,
               s.parameters, static_cast<double>(s.macs_per_sample) / 1e6);
   std::fflush(stdout);
 
+  // Each measurement inside a window of the clock sampler (its probe and warm-up included).
+  auto windowed = [&](auto measure) -> Result<Measurement> {
+    if (sampler != nullptr) sampler->Begin();
+    Result<Measurement> m = measure();
+    const ClockStats clocks = sampler != nullptr ? sampler->End() : ClockStats();
+    if (m.ok()) m->clocks = clocks;
+    return m;
+  };
   std::vector<Measurement> ours;
-  SOV_ASSIGN_OR_RETURN(
-      Measurement full,
-      MeasureFull(backend, s.rows, s.full_batch, o.seconds, s.macs_per_sample, s.correct));
+  SOV_ASSIGN_OR_RETURN(Measurement full, windowed([&] {
+                         return MeasureFull(backend, s.rows, s.full_batch, o.seconds,
+                                            s.macs_per_sample, s.correct);
+                       }));
   ours.push_back(std::move(full));
   for (int64_t b : batches) {
-    Result<Measurement> m = MeasureBatch(backend, b, o.seconds, s.macs_per_sample);
+    Result<Measurement> m =
+        windowed([&] { return MeasureBatch(backend, b, o.seconds, s.macs_per_sample); });
     if (!m.ok()) return m.status().WithContext("batch " + std::to_string(b));
     ours.push_back(std::move(m).value());
   }
   return ours;
+}
+
+// The PCI bus id of CUDA device 0 (the one the backend and the cuBLAS reference use), by which
+// NVML finds the same GPU whatever order it numbers devices in; empty without CUDA.
+std::string PciBusId() {
+#if defined(SOV_HAVE_CUDA_BACKEND)
+  char id[64] = {};
+  if (cudaDeviceGetPCIBusId(id, sizeof(id), 0) == cudaSuccess) return id;
+#endif
+  return "";
 }
 
 int Run(const Options& o) {
@@ -1039,7 +1191,10 @@ int Run(const Options& o) {
               UtcNow().c_str(), o.precision == Precision::kExact ? "exact" : "fast", s.rows,
               s.full_batch, fixture.dir.c_str(),
               std::chrono::duration<double>(Clock::now() - prepare_start).count());
-  Result<std::vector<Measurement>> ours = MeasureOurs(o, *backend, fixture, batches, s);
+  std::unique_ptr<ClockSampler> sampler;
+  if (cuda) sampler = std::make_unique<ClockSampler>(PciBusId(), /*period_ms=*/10);
+  Result<std::vector<Measurement>> ours =
+      MeasureOurs(o, *backend, fixture, batches, sampler.get(), s);
   if (!ours.ok()) {
     std::fprintf(stderr, "gpu_eval_bench: %s\n", ours.status().ToString().c_str());
     return 1;
@@ -1048,15 +1203,18 @@ int Run(const Options& o) {
   backend.reset();
 
   std::optional<CudaReference> ref;
-  if (cuda) ref = MeasureCudaReference(o, batches);
+  if (cuda && o.reference) ref = MeasureCudaReference(o, batches, sampler.get());
 
   Peer peer;
+  ClockStats peer_clocks;
   if (!o.peer) {
     peer.reason = "--no-peer";
   } else {
     std::printf("running the torch peer (%s %s)...\n", PythonFor(o).c_str(),
                 o.peer_script.c_str());
+    if (sampler != nullptr) sampler->Begin();
     peer = RunPeer(o, fixture, s.kind, s.threads, s.full_batch, batches);
+    if (sampler != nullptr) peer_clocks = sampler->End();
   }
   if (peer.available) {
     std::printf("peer: torch %s on %s, %s, %d threads\n",
@@ -1066,9 +1224,10 @@ int Run(const Options& o) {
                 static_cast<int>(NumberOr(&peer.result, "threads", 0)));
   }
   PrintTable(s, *ours, peer, ref ? &*ref : nullptr);
+  PrintClocks(*ours, ref ? &*ref : nullptr, peer_clocks, sampler.get());
 
   if (!o.out.empty()) {
-    const std::string text = ResultsJson(o, s, *ours, peer, ref ? &*ref : nullptr);
+    const std::string text = ResultsJson(o, s, *ours, peer, ref ? &*ref : nullptr, peer_clocks);
     if (Status st = sov::WriteFileAtomic(o.out, text, 0644); !st.ok()) {
       std::fprintf(stderr, "gpu_eval_bench: %s\n", st.ToString().c_str());
       return 1;

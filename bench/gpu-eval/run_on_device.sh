@@ -16,10 +16,15 @@
 #      1, 32, 1024, 65536 and the full pass over 2^20 rows, with the cuBLAS peak of the same run;
 #      the fast ones first, each followed by the same run with SOV_GPU_EVAL_AUTOTUNE=1 (no torch),
 #      which says whether timing cuBLASLt's candidates should become the default;
-#   5. where the image has Nsight Systems: a short fast BF16 run under `nsys profile --stats`;
+#   5. where the image has Nsight Compute: a short fast BF16 run at batch 65536 under
+#      `ncu --clock-control none` (each kernel's time, summarised by ncu_summary.py), and where it
+#      has Nsight Systems, the same under `nsys profile --stats`;
 #   6. gpu_eval_bench on the CPU backend beside torch, briefly, and again with the built-in sgemm
-#      forced (SOV_GPU_EVAL_CPU_GEMM=builtin), without torch.
-# Everything goes to $OUT: log.txt (all output), one log per step, bench-*.json, summary.txt.
+#      forced (SOV_GPU_EVAL_CPU_GEMM=builtin), beside torch again.
+# $OUT receives three files: log.txt (all output), summary.txt (each step's exit code) and
+# results.tgz (one log per step, bench-*.json, the ncu CSV), made at the end; the details are
+# written to SOV_DEVICE_DETAILS_DIR (default /tmp/gpu_eval_device_details) meanwhile, so that a
+# machine that returns only a few files from $OUT still returns everything.
 # SOV_DEVICE_BUILD_DIR (default build/gpu) and SOV_BENCH_WORK_DIR (the generated model and data,
 # default /tmp/gpu_eval_bench_work) move the two directories it writes outside $OUT.
 set -euo pipefail
@@ -33,13 +38,16 @@ WORK_DIR=${SOV_BENCH_WORK_DIR:-/tmp/gpu_eval_bench_work}  # generated model/data
 START=$(date +%s)
 DEADLINE=$((START + ${SOV_DEVICE_DEADLINE_S:-420}))
 SUMMARY="$OUT/summary.txt"
+DETAILS=${SOV_DEVICE_DETAILS_DIR:-/tmp/gpu_eval_device_details}
+rm -rf "$DETAILS"
+mkdir -p "$DETAILS"
 : > "$SUMMARY"
 
 note() { echo "[$(date -u +%H:%M:%S) +$(( $(date +%s) - START ))s] $*"; }
 
 # step NAME TIMEOUT_S COMMAND...: runs COMMAND with at most TIMEOUT_S seconds and never past the
-# deadline; logs its output to $OUT/NAME.log as well, and records NAME and its exit code (124: it
-# ran out of time) in summary.txt. Always returns 0 so that the next step runs.
+# deadline; logs its output to $DETAILS/NAME.log as well, and records NAME and its exit code
+# (124: it ran out of time) in summary.txt. Always returns 0 so that the next step runs.
 step() {
   local name=$1 limit=$2
   shift 2
@@ -52,7 +60,7 @@ step() {
   if (( limit > left )); then limit=$left; fi
   note "BEGIN $name (limit ${limit}s): $*"
   local rc=0
-  timeout --kill-after=10 "$limit" "$@" > >(tee "$OUT/$name.log") 2>&1 || rc=$?
+  timeout --kill-after=10 "$limit" "$@" > >(tee "$DETAILS/$name.log") 2>&1 || rc=$?
   note "END $name: exit $rc"
   echo "$name exit $rc" >> "$SUMMARY"
   return 0
@@ -113,15 +121,30 @@ if [[ -x $BENCH ]]; then
     read -r precision dtype <<< "$config"
     step "bench-cuda-$precision-$dtype" 100 "$BENCH" --backend cuda --precision "$precision" \
       --dtype "$dtype" --seconds 1 --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" \
-      --peer-timeout 60 --out "$OUT/bench-cuda-$precision-$dtype.json"
+      --peer-timeout 60 --out "$DETAILS/bench-cuda-$precision-$dtype.json"
     if [[ $precision == fast ]]; then
       step "bench-cuda-$precision-$dtype-autotune" 60 env SOV_GPU_EVAL_AUTOTUNE=1 "$BENCH" \
         --backend cuda --precision "$precision" --dtype "$dtype" --seconds 1 --threads 16 \
-        --work-dir "$WORK_DIR" --no-peer --out "$OUT/bench-cuda-$precision-$dtype-autotune.json"
+        --work-dir "$WORK_DIR" --no-peer --out "$DETAILS/bench-cuda-$precision-$dtype-autotune.json"
     fi
   done
-  # Where a fast BF16 batch spends its time, kernel by kernel, when the image has Nsight Systems
-  # (the trace stays in /tmp; its summary tables go to the log).
+  # Where a fast BF16 batch of 65,536 rows spends its time, kernel by kernel: Nsight Compute
+  # times each kernel (the clocks left as they are). One dataset of 65,536 rows, so that the full
+  # pass and the timed batches run the same shapes; no cuBLAS reference, whose kernels would mix
+  # with ours. Its CSV goes to ncu-fast-bf16.csv, the summary by kernel to the log.
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu \
+    2> /dev/null | head -1 || true)
+  if [[ -n $NCU ]]; then
+    step ncu-fast-bf16 120 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv \
+      --print-units base --launch-count 200 --log-file "$DETAILS/ncu-fast-bf16.csv" "$BENCH" \
+      --backend cuda --precision fast --dtype bf16 --rows 65536 --batch 65536 --seconds 0.05 \
+      --threads 16 --work-dir "$WORK_DIR" --no-peer --no-reference
+    step ncu-summary 30 python3 bench/gpu-eval/ncu_summary.py "$DETAILS/ncu-fast-bf16.csv" 65536
+  else
+    note "no ncu on this machine: no per-kernel times"
+  fi
+  # The same with Nsight Systems, when the image has it (the trace stays in /tmp; its summary
+  # tables go to the log).
   NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys \
     2> /dev/null | head -1 || true)
   if [[ -n $NSYS ]]; then
@@ -135,12 +158,13 @@ if [[ -x $BENCH ]]; then
   # the same 16 cores.
   step bench-cpu 60 "$BENCH" --backend cpu --rows 16384 --batch 1 --batch 1024 --seconds 0.5 \
     --threads 16 --work-dir "$WORK_DIR" --python "$PYTHON" --peer-timeout 30 \
-    --out "$OUT/bench-cpu.json"
-  # The same with the built-in sgemm forced, without torch: on 2026-11-29 the CPU backend lost to
-  # torch at batch 1,024 on this machine's 16 cores (0.71x) with OpenBLAS; is the GEMM the cause?
-  step bench-cpu-builtin 40 env SOV_GPU_EVAL_CPU_GEMM=builtin "$BENCH" --backend cpu \
+    --out "$DETAILS/bench-cpu.json"
+  # The same with the built-in sgemm forced, torch again in the same run: on 2026-11-30 the
+  # built-in kernel ran the full pass 16 % and batch 1,024 7 % faster than OpenBLAS's Cooperlake
+  # kernels here, and batch 1 25 % slower (single runs, in separate steps).
+  step bench-cpu-builtin 60 env SOV_GPU_EVAL_CPU_GEMM=builtin "$BENCH" --backend cpu \
     --rows 16384 --batch 1 --batch 1024 --seconds 0.5 --threads 16 --work-dir "$WORK_DIR" \
-    --no-peer --out "$OUT/bench-cpu-builtin.json"
+    --python "$PYTHON" --peer-timeout 30 --out "$DETAILS/bench-cpu-builtin.json"
 else
   note "no $BENCH: the build failed"
   echo "bench not built" >> "$SUMMARY"
@@ -148,4 +172,5 @@ fi
 
 timeout 30 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv || true
 note "done in $(( $(date +%s) - START ))s"
+tar czf "$OUT/results.tgz" -C "$DETAILS" . || note "could not pack $DETAILS into results.tgz"
 cat "$SUMMARY"
