@@ -103,17 +103,25 @@ std::string FormatDurationMs(int64_t ms) {
 }
 
 // `key`'s value, when present: a duration from `least_ms` to `most_ms` (0: no upper bound), in
-// milliseconds; the error names the bounds.
+// milliseconds; the error names the bounds. With `zero_disables` (what a zero turns off, e.g.
+// "the background sweep"), a zero ("0", "0s", ...) is accepted as well, and every error says so.
 Status ReadDurationMs(MapReader& section, std::string_view key, int64_t least_ms,
-                      int64_t most_ms, int64_t& out) {
+                      int64_t most_ms, int64_t& out, std::string_view zero_disables = {}) {
   SOV_ASSIGN_OR_RETURN(auto text, section.OptionalString(key));
   if (!text.has_value()) return OkStatus();
-  Result<int64_t> ms = ParseDurationMs(*text);
-  if (!ms.ok()) return section.ErrorFor(key, ms.status().message());
-  if (*ms < least_ms || (most_ms != 0 && *ms > most_ms)) {
-    return section.ErrorFor(key, most_ms == 0 ? "must be at least " + FormatDurationMs(least_ms)
-                                              : "must be between " + FormatDurationMs(least_ms) +
-                                                    " and " + FormatDurationMs(most_ms));
+  const bool zero_allowed = !zero_disables.empty();
+  Result<int64_t> ms = *text == "0" && zero_allowed ? Result<int64_t>(0) : ParseDurationMs(*text);
+  if (!ms.ok()) {
+    std::string message = ms.status().message();
+    if (zero_allowed) message += "; 0 disables " + std::string(zero_disables);
+    return section.ErrorFor(key, message);
+  }
+  if (!(zero_allowed && *ms == 0) && (*ms < least_ms || (most_ms != 0 && *ms > most_ms))) {
+    std::string message = most_ms == 0 ? "must be at least " + FormatDurationMs(least_ms)
+                                       : "must be between " + FormatDurationMs(least_ms) +
+                                             " and " + FormatDurationMs(most_ms);
+    if (zero_allowed) message += ", or 0 to disable " + std::string(zero_disables);
+    return section.ErrorFor(key, message);
   }
   out = *ms;
   return OkStatus();
@@ -213,20 +221,8 @@ Status ReadRetention(MapReader& root, ServerConfig& config) {
   if (!root.Has("retention")) return OkStatus();
   SOV_ASSIGN_OR_RETURN(MapReader section,
                        MapReader::Create(config.file, root.Get("retention"), "retention"));
-  SOV_ASSIGN_OR_RETURN(auto interval, section.OptionalString("sweep_interval"));
-  if (interval.has_value()) {
-    if (*interval == "0") {
-      config.retention.sweep_interval_ms = 0;
-    } else {
-      Result<int64_t> ms = ParseDurationMs(*interval);
-      if (!ms.ok() || (*ms != 0 && *ms < 1000)) {
-        return section.ErrorFor("sweep_interval",
-                                ms.ok() ? "must be at least 1s, or 0 to disable the background sweep"
-                                        : ms.status().message() + "; 0 disables the background sweep");
-      }
-      config.retention.sweep_interval_ms = *ms;
-    }
-  }
+  SOV_RETURN_IF_ERROR(ReadDurationMs(section, "sweep_interval", 1000, 0,
+                                     config.retention.sweep_interval_ms, "the background sweep"));
   SOV_RETURN_IF_ERROR(ReadWholeNumber(section, "sweep_concurrency", 1, kMaxSweepConcurrency,
                                       " (1 erases one artifact after another)",
                                       config.retention.sweep_concurrency));

@@ -209,7 +209,8 @@ TEST(ConfigTest, ValidationKeysAreParsed) {
 }
 
 TEST(ConfigTest, RetentionSweepIntervalIsParsed) {
-  // A duration in any unit becomes milliseconds; "0" turns the background sweep off.
+  // A duration in any unit becomes milliseconds; a zero, with or without a unit, turns the
+  // background sweep off.
   Result<ServerConfig> config =
       ParseServerConfig(GoodPlus("retention:\n  sweep_interval: 15m\n"), kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
@@ -218,6 +219,9 @@ TEST(ConfigTest, RetentionSweepIntervalIsParsed) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->retention.sweep_interval_ms, 1000);
   config = ParseServerConfig(GoodPlus("retention:\n  sweep_interval: 0\n"), kFile);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->retention.sweep_interval_ms, 0);
+  config = ParseServerConfig(GoodPlus("retention:\n  sweep_interval: 0s\n"), kFile);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->retention.sweep_interval_ms, 0);
 }
