@@ -135,11 +135,13 @@ if [[ -x $BENCH ]]; then
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu \
     2> /dev/null | head -1 || true)
   if [[ -n $NCU ]]; then
-    step ncu-fast-bf16 120 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv \
+    step ncu-fast-bf16 120 "$NCU" --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --csv \
       --print-units base --launch-count 200 --log-file "$DETAILS/ncu-fast-bf16.csv" "$BENCH" \
       --backend cuda --precision fast --dtype bf16 --rows 65536 --batch 65536 --seconds 0.05 \
       --threads 16 --work-dir "$WORK_DIR" --no-peer --no-reference
-    step ncu-summary 30 python3 bench/gpu-eval/ncu_summary.py "$DETAILS/ncu-fast-bf16.csv" 65536
+    step ncu-summary 30 python3 bench/gpu-eval/ncu_summary.py "$DETAILS/ncu-fast-bf16.csv" 65536 \
+      1861632
   else
     note "no ncu on this machine: no per-kernel times"
   fi

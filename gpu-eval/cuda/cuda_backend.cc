@@ -497,7 +497,7 @@ class CudaBackend final : public Backend {
   Status Forward(const float* x, const uint16_t* x16, int64_t first_row, int64_t rows,
                  const RunOptions* noise, cuda::HeadArgs head);
   Status EnqueueCopyBack(OutputSlot& slot, int64_t first_row, int64_t rows, bool probabilities);
-  Status Drain(OutputSlot& slot, RunOutput& output);
+  Status Drain(OutputSlot& slot, RunOutput& output, bool probabilities);
   Result<DeviceMemory> CyclicInput(const void* source, size_t row_bytes, int64_t batch);
 
   const Precision precision_;
@@ -1213,19 +1213,28 @@ Status CudaBackend::EnqueueCopyBack(OutputSlot& slot, int64_t first_row, int64_t
   return OkStatus();
 }
 
-// Waits for the slot's copy and moves its rows into the output; a no-op for an idle slot.
-Status CudaBackend::Drain(OutputSlot& slot, RunOutput& output) {
+// Waits for the slot's copy and appends its rows to the output; a no-op for an idle slot. Slots
+// drain in row order, so appending puts every row in its place; the outputs are reserved, not
+// zeroed, so that each batch's fresh pages are touched here, while the device runs the next
+// batch, rather than all at once at the first.
+Status CudaBackend::Drain(OutputSlot& slot, RunOutput& output, bool probabilities) {
   if (!slot.pending) return OkStatus();
   SOV_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(slot.copied.get()));
   slot.pending = false;
   const auto first = static_cast<size_t>(slot.first_row);
   const auto n = static_cast<size_t>(slot.rows);
-  std::memcpy(output.predictions.data() + first, slot.host_predictions(), n * sizeof(int32_t));
-  std::memcpy(output.margins.data() + first, slot.host_margins(slot.rows), n * sizeof(float));
-  if (!output.probabilities.empty()) {
-    const auto classes = static_cast<size_t>(model_.classes);
-    std::memcpy(output.probabilities.data() + first * classes, slot.host_probabilities.as<float>(),
-                n * classes * sizeof(float));
+  if (output.predictions.size() != first) {
+    return Internal("batch of rows from " + std::to_string(first) + " drained after " +
+                    std::to_string(output.predictions.size()) + " rows");
+  }
+  const int32_t* predictions = slot.host_predictions();
+  const float* margins = slot.host_margins(slot.rows);
+  output.predictions.insert(output.predictions.end(), predictions, predictions + n);
+  output.margins.insert(output.margins.end(), margins, margins + n);
+  if (probabilities) {
+    const float* p = slot.host_probabilities.as<float>();
+    output.probabilities.insert(output.probabilities.end(), p,
+                                p + n * static_cast<size_t>(model_.classes));
   }
   return OkStatus();
 }
@@ -1275,7 +1284,8 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
   for (int64_t first = 0; first < rows; first += batch, ++k) {
     const int64_t n = std::min(batch, rows - first);
     OutputSlot& slot = work_.slots[k % 2];
-    SOV_RETURN_IF_ERROR(Drain(slot, output));  // batch k-2's copy: its device buffers are free
+    // Batch k-2's copy: its device buffers are free.
+    SOV_RETURN_IF_ERROR(Drain(slot, output, probabilities));
     cuda::HeadArgs head;
     head.predictions = slot.predictions();
     head.margins = slot.margins(n);
@@ -1295,16 +1305,18 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
     SOV_RETURN_IF_ERROR(Forward(x, x16, first, n, noise, head));
     SOV_RETURN_IF_ERROR(EnqueueCopyBack(slot, first, n, probabilities));
     if (k == 0) {
-      // The host outputs are allocated (and zeroed: megabytes of fresh pages) while the device
-      // runs the first batch, not before it; the first Drain that finds a copy is at k = 2.
-      output.predictions.resize(rows);
-      output.margins.resize(rows);
-      if (probabilities) output.probabilities.resize(static_cast<size_t>(rows * classes));
+      // The host outputs are reserved while the device runs the first batch, not before it (the
+      // first Drain that finds a copy is at k = 2); Drain fills them.
+      output.predictions.reserve(static_cast<size_t>(rows));
+      output.margins.reserve(static_cast<size_t>(rows));
+      if (probabilities) output.probabilities.reserve(static_cast<size_t>(rows * classes));
     }
     if (progress) progress("run", static_cast<double>(first + n) / static_cast<double>(rows));
   }
   // Collect the last two batches in row order (either order would do: the row ranges differ).
-  for (int64_t j = 0; j < 2; ++j) SOV_RETURN_IF_ERROR(Drain(work_.slots[(k + j) % 2], output));
+  for (int64_t j = 0; j < 2; ++j) {
+    SOV_RETURN_IF_ERROR(Drain(work_.slots[(k + j) % 2], output, probabilities));
+  }
 
   std::vector<unsigned long long> counts(confusion_size + 1);
   std::vector<double> losses(static_cast<size_t>(partial_count));
