@@ -327,6 +327,16 @@ int main(int argc, char** argv) {
   std::printf("%-52s %12lld\n", "WAL checkpoints a reader held up (retried)",
               static_cast<long long>(commits_after.shred_checkpoints_deferred -
                                      commits_before.shred_checkpoints_deferred));
+  {
+    // What each group's crypto-shredding checkpoint copied into the database file.
+    const int64_t groups = commits_after.groups - commits_before.groups;
+    const double kib = static_cast<double>(commits_after.shred_checkpoint_wal_bytes -
+                                           commits_before.shred_checkpoint_wal_bytes) / 1024.0;
+    std::printf("%-52s %12.0f\n", "WAL checkpointed per commit group (KiB)",
+                groups > 0 ? kib / static_cast<double>(groups) : 0.0);
+    std::printf("%-52s %12.1f\n", "WAL checkpointed per erasure (KiB)",
+                report->erased > 0 ? kib / static_cast<double>(report->erased) : 0.0);
+  }
   std::printf("\n%-52s %12s %12s %12s\n", "single erasure (EraseWithLineage)", "p50 ms", "p99 ms",
               "max ms");
   char during[64];

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -777,7 +778,8 @@ class SqliteMetadataStore::Impl {
   Result<CommitResult> Commit(WriteBatch batch);
   void CommitAsync(WriteBatch batch, CommitCallback done);
   GroupCommitStats stats() const {
-    return {groups_.load(), batches_.load(), shred_deferred_.load(), shred_pending_.load()};
+    return {groups_.load(), batches_.load(), shred_deferred_.load(), shred_pending_.load(),
+            shred_wal_bytes_.load()};
   }
 
   // FindArtifact's answers are kept while no group that may change an artifact runs: read the
@@ -870,6 +872,8 @@ class SqliteMetadataStore::Impl {
   // read by stats()).
   std::atomic<bool> shred_pending_{false};
   std::atomic<int64_t> shred_deferred_{0};
+  std::atomic<int64_t> shred_wal_bytes_{0};
+  std::string wal_path_;  // the database's -wal file
   int64_t data_version_ = 0;  // PRAGMA data_version when audit_ was last in step with the file
 
   std::mutex queue_mu_;
@@ -922,6 +926,7 @@ SqliteMetadataStore::Impl::~Impl() {
 
 Status SqliteMetadataStore::Impl::Init(const std::string& path) {
   SOV_RETURN_IF_ERROR(CreatePrivateFile(path));
+  wal_path_ = path + "-wal";
   SOV_ASSIGN_OR_RETURN(writer_, Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                                  internal::GatheringVfsName()));
   writer_->SetBusyTimeout(options_.busy_timeout_ms);
@@ -1327,6 +1332,9 @@ void SqliteMetadataStore::Impl::ShredCheckpoint() {
   // tries again after each later group (without waiting) and every kShredRetryInterval while
   // idle, until the WAL is cut.
   if (!shredded_ && !shred_pending_.load()) return;
+  std::error_code ec;
+  const uintmax_t wal_bytes = std::filesystem::file_size(wal_path_, ec);
+  if (!ec) shred_wal_bytes_.fetch_add(static_cast<int64_t>(wal_bytes));
   const bool done = TruncateWal(shredded_ ? kShredWaitMs : 0);
   if (!done && shredded_) shred_deferred_.fetch_add(1);
   shred_pending_ = !done;

@@ -649,11 +649,18 @@ TEST_F(SqliteMetadataStoreTest, LinkedUpdateTakesTheNextAuditEntrysIndex) {
 TEST_F(SqliteMetadataStoreTest, DataKeyDeletion) {
   // Deleting a data key makes it NOT_FOUND, keeps the artifact, and is idempotent.
   Insert(Artifact("a1", "acme/d", "1.0.0"), "secret-key");
+  const int64_t wal_bytes = store_->group_commit_stats().shred_checkpoint_wal_bytes;
   MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
   EXPECT_EQ(store_->WrappedDataKey("a1").status().code(), StatusCode::kNotFound);
+  // Its checkpoint copied what the WAL held: the insert's pages and the deletion's, each a
+  // 4,096-byte page and its frame header.
+  const int64_t checkpointed = store_->group_commit_stats().shred_checkpoint_wal_bytes;
+  EXPECT_GE(checkpointed - wal_bytes, 2 * (4096 + 24));
   MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
   MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"never-existed"}));
   EXPECT_TRUE(store_->FindArtifactById("a1")->has_value());
+  // Deleting no key destroys nothing: no shredding checkpoint, nothing counted.
+  EXPECT_EQ(store_->group_commit_stats().shred_checkpoint_wal_bytes, checkpointed);
   // secure_delete and the WAL checkpoint leave no copy of the key bytes in the files, while
   // the store is open and after it closed.
   for (int open = 1; open >= 0; --open) {
