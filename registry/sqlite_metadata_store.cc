@@ -854,6 +854,7 @@ class SqliteMetadataStore::Impl {
 
   // Checkpoints the WAL into the database and cuts it to zero length, waiting at most
   // `busy_timeout_ms` for readers of older snapshots; false when one held it up (or it failed).
+  // A cut adds the WAL's size to shred_wal_bytes_.
   bool TruncateWal(int busy_timeout_ms);
   // After a group's COMMIT: the crypto-shredding checkpoint, when the group destroyed a key or
   // an earlier group's checkpoint is still to be done.
@@ -1317,11 +1318,17 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
 }
 
 bool SqliteMetadataStore::Impl::TruncateWal(int busy_timeout_ms) {
+  std::error_code ec;
+  const uintmax_t wal_bytes = std::filesystem::file_size(wal_path_, ec);
   writer_->SetBusyTimeout(busy_timeout_ms);
   // Its row's first column is 1 when a reader or writer held it up.
   Result<int64_t> busy = writer_->QueryInt("PRAGMA wal_checkpoint(TRUNCATE)");
   writer_->SetBusyTimeout(options_.busy_timeout_ms);
-  return busy.ok() && *busy == 0;
+  const bool done = busy.ok() && *busy == 0;
+  // Counted once, by the try that cut the WAL: a held-up checkpoint is tried again and again,
+  // and counting each try would count the same frames again.
+  if (done && !ec) shred_wal_bytes_.fetch_add(static_cast<int64_t>(wal_bytes));
+  return done;
 }
 
 void SqliteMetadataStore::Impl::ShredCheckpoint() {
@@ -1332,9 +1339,6 @@ void SqliteMetadataStore::Impl::ShredCheckpoint() {
   // tries again after each later group (without waiting) and every kShredRetryInterval while
   // idle, until the WAL is cut.
   if (!shredded_ && !shred_pending_.load()) return;
-  std::error_code ec;
-  const uintmax_t wal_bytes = std::filesystem::file_size(wal_path_, ec);
-  if (!ec) shred_wal_bytes_.fetch_add(static_cast<int64_t>(wal_bytes));
   const bool done = TruncateWal(shredded_ ? kShredWaitMs : 0);
   if (!done && shredded_) shred_deferred_.fetch_add(1);
   shred_pending_ = !done;

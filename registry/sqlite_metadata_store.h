@@ -66,7 +66,8 @@ class SqliteMetadataStore final : public MetadataStore {
     int64_t shred_checkpoints_deferred = 0;
     // True while such a checkpoint is still to be done.
     bool shred_checkpoint_pending = false;
-    // The WAL's size as each crypto-shredding checkpoint began, summed: about what those
+    // The WAL's size before each crypto-shredding checkpoint that cut it (after a
+    // key-destroying group, a retry of a held-up one, or at open), summed: about what those
     // checkpoints copied into the database file (a page and a 24-byte header per frame), the
     // write amplification of erasures.
     int64_t shred_checkpoint_wal_bytes = 0;

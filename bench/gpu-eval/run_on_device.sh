@@ -17,8 +17,8 @@
 #      the fast ones first, each followed by the same run with SOV_GPU_EVAL_AUTOTUNE=1 (no torch),
 #      which says whether timing cuBLASLt's candidates should become the default;
 #   5. where the image has Nsight Compute: a short fast BF16 run at batch 65536 under
-#      `ncu --clock-control none` (each kernel's time, summarised by ncu_summary.py), and where it
-#      has Nsight Systems, the same under `nsys profile --stats`;
+#      `ncu --clock-control none --cache-control none` (each kernel's time and the GEMMs' rate,
+#      from ncu_summary.py), and where it has Nsight Systems, the same under `nsys profile`;
 #   6. gpu_eval_bench on the CPU backend beside torch, briefly, and again with the built-in sgemm
 #      forced (SOV_GPU_EVAL_CPU_GEMM=builtin), beside torch again.
 # $OUT receives three files: log.txt (all output), summary.txt (each step's exit code) and
@@ -129,7 +129,7 @@ if [[ -x $BENCH ]]; then
     fi
   done
   # Where a fast BF16 batch of 65,536 rows spends its time, kernel by kernel: Nsight Compute
-  # times each kernel (the clocks left as they are). One dataset of 65,536 rows, so that the full
+  # times each kernel (clocks and caches left as they are). One dataset of 65,536 rows, so that the full
   # pass and the timed batches run the same shapes; no cuBLAS reference, whose kernels would mix
   # with ours. Its CSV goes to ncu-fast-bf16.csv, the summary by kernel to the log.
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu \

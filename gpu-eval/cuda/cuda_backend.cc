@@ -1313,7 +1313,7 @@ Result<RunOutput> CudaBackend::Run(const RunOptions& options, const ProgressFn& 
     }
     if (progress) progress("run", static_cast<double>(first + n) / static_cast<double>(rows));
   }
-  // Collect the last two batches in row order (either order would do: the row ranges differ).
+  // Collect the last two batches, in row order: Drain appends.
   for (int64_t j = 0; j < 2; ++j) {
     SOV_RETURN_IF_ERROR(Drain(work_.slots[(k + j) % 2], output, probabilities));
   }
