@@ -10,7 +10,9 @@
 //    the default is the gateway's). Prints the sweep's wall time and erasures per second.
 //    While the sweep runs, a probe thread erases other artifacts through EraseWithLineage one
 //    at a time, as a tenant's Erase call would: its p50 and p99 show what a sweep on C workers
-//    costs the gateway's other writes, which share the store's commit groups with it.
+//    costs the gateway's other writes, which share the store's commit groups with it. A
+//    second probe appends one audit entry at a time (the DECISION entry every gRPC call
+//    appends, a read's included): a write that destroys no key.
 // 2. Single erasures through EraseWithLineage (what the Erase call runs after its decision),
 //    one at a time on M more artifacts (1,000 by default) with nothing else running: p50, p99
 //    and max latency.
@@ -287,6 +289,31 @@ int main(int argc, char** argv) {
       if (sweeping.load()) probe_ms.push_back(ms);
     }
   });
+  // The second probe: one DECISION entry at a time, as an audited read appends.
+  std::vector<double> audit_ms;
+  bool audit_failed = false;
+  std::thread audit_probe([&] {
+    for (int i = 0; sweeping.load(); ++i) {
+      sov::registry::AuditEvent event;
+      event.type = "DECISION";
+      event.request_id = "bench-read-" + std::to_string(i);
+      event.principal = {{"tenantId", "acme"}, {"authMethod", "mtls"}, {"credential", "CN=acme"}};
+      event.action = "artifact.get";
+      event.artifact_name = "bench/probe/00000";
+      event.artifact_version = "1.0.0";
+      event.effect = "allow";
+      event.rule_id = "bench";
+      event.policy_digest = "sha256:bench";
+      const auto start = Clock::now();
+      auto appended = b.audit->Append({std::move(event)});
+      if (!appended.ok()) {
+        std::fprintf(stderr, "audit append: %s\n", appended.status().message().c_str());
+        audit_failed = true;
+        return;
+      }
+      if (sweeping.load()) audit_ms.push_back(Seconds(Clock::now() - start) * 1000.0);
+    }
+  });
   const auto sweep_start = Clock::now();
   const auto commits_before = b.store->group_commit_stats();
   sov::gateway::SweepOptions sweep_options;
@@ -297,7 +324,8 @@ int main(int argc, char** argv) {
   const auto commits_after = b.store->group_commit_stats();
   sweeping = false;
   probe.join();
-  if (probe_failed) return 1;
+  audit_probe.join();
+  if (probe_failed || audit_failed) return 1;
   if (!report.ok()) {
     std::fprintf(stderr, "sweep: %s\n", report.status().message().c_str());
     return 1;
@@ -345,6 +373,10 @@ int main(int argc, char** argv) {
               Percentile(probe_ms, 0.99), Percentile(probe_ms, 1.0));
   std::printf("%-52s %12.2f %12.2f %12.2f\n", "  alone", Percentile(latencies_ms, 0.50),
               Percentile(latencies_ms, 0.99), Percentile(latencies_ms, 1.0));
+  std::snprintf(during, sizeof during, "audit entry during the sweep (%zu, one at a time)",
+                audit_ms.size());
+  std::printf("%-52s %12.2f %12.2f %12.2f\n", during, Percentile(audit_ms, 0.50),
+              Percentile(audit_ms, 0.99), Percentile(audit_ms, 1.0));
   std::printf("\n%-52s %12s\n", "peer: sqlite3 DELETE+INSERT, WAL, synchronous=FULL", "txn/s");
   std::printf("%-52s %12.0f\n", "", peer_rate);
   if (peer_rate > 0) {
