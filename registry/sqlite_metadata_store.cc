@@ -32,10 +32,12 @@
 namespace sov::registry {
 namespace {
 
-// How long a key-destroying group's WAL checkpoint waits for readers of older snapshots, and how
-// often an idle writer retries one they held up (ShredCheckpoint).
-constexpr int kShredWaitMs = 100;
+// Crypto-shredding checkpoints (RunGroup): how often an idle writer tries again to cut a WAL
+// that readers held up while a key-destroying commit still waits for the cut, and once none
+// waits any longer; how long the checkpoints at open and at close wait for readers.
+constexpr std::chrono::milliseconds kShredHeldRetryInterval{1};
 constexpr std::chrono::milliseconds kShredRetryInterval{50};
+constexpr int kShredWaitMs = 100;
 
 using internal::Connection;
 using internal::SqlValue;
@@ -814,6 +816,18 @@ class SqliteMetadataStore::Impl {
     std::optional<Result<CommitResult>> result;  // set by the writer before it finishes the group
     // Set for CommitAsync: the Pending is then the writer's, which calls `done` and deletes it.
     CommitCallback done;
+    // Set by the writer while it applies the group: the batch destroyed a data key.
+    bool destroyed_key = false;
+    // Set by the writer before it finishes the group: nonzero when the batch destroyed a key
+    // and readers held up the WAL's cut; its committer then waits on past the group until
+    // shred_released_ reaches this ticket.
+    uint32_t shred_ticket = 0;
+  };
+  // The key-destroying commits of one group whose WAL cut readers held up, waiting for it.
+  struct HeldShred {
+    uint32_t ticket;
+    std::chrono::steady_clock::time_point deadline;  // released uncut after it
+    std::vector<std::unique_ptr<Pending>> asynchronous;  // their callbacks wait too
   };
 
   // Prepares the batch's audit leaves and queues it for the writer; UNAVAILABLE, with nothing
@@ -857,8 +871,12 @@ class SqliteMetadataStore::Impl {
   // A cut adds the WAL's size to shred_wal_bytes_.
   bool TruncateWal(int busy_timeout_ms);
   // After a group's COMMIT: the crypto-shredding checkpoint, when the group destroyed a key or
-  // an earlier group's checkpoint is still to be done.
-  void ShredCheckpoint();
+  // an earlier cut is still to be done. True when the WAL is cut (or needed no cut).
+  bool ShredCheckpoint(bool destroyed_key);
+  // Lets the first `count` held sets' committers return (their WAL was cut when `cut`).
+  void ReleaseHeld(size_t count, bool cut);
+  // Releases, uncut, the held sets whose deadline has passed.
+  void ExpireHeld();
 
   std::unique_ptr<Connection> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> c);
@@ -868,7 +886,9 @@ class SqliteMetadataStore::Impl {
   // Writer state: used by the writer thread only, once it runs (by Init before).
   std::unique_ptr<Connection> writer_;
   AuditState audit_;
-  bool shredded_ = false;  // a data key was deleted in the current group
+  int64_t keys_destroyed_ = 0;  // data key rows deleted, rolled-back deletions included
+  std::deque<HeldShred> held_;  // oldest first
+  uint32_t next_ticket_ = 0;
   // A key-destroying group's checkpoint could not truncate the WAL yet (set by the writer,
   // read by stats()).
   std::atomic<bool> shred_pending_{false};
@@ -886,6 +906,9 @@ class SqliteMetadataStore::Impl {
   // word, so that finishing a group wakes all of its committers with one call (waking them
   // one by one let each woken thread preempt the writer) and none queued for the next group.
   std::atomic<uint32_t> finished_[2] = {0, 0};
+  // The ticket of the last held set released (HeldShred); tickets are given in order and
+  // released in order, so every ticket up to it is released.
+  std::atomic<uint32_t> shred_released_{0};
   std::thread thread_;
   // Finished CommitAsync batches whose callbacks the completer thread is to run.
   std::mutex completions_mu_;
@@ -952,7 +975,7 @@ Status SqliteMetadataStore::Impl::Init(const std::string& path) {
   SOV_ASSIGN_OR_RETURN(data_version_, writer_->QueryInt("PRAGMA data_version"));
   // A crash can leave a destroyed key's old page in the WAL (before its group's checkpoint, or
   // while a reader held that up): cut the WAL now. Should another process's reader hold it up,
-  // the writer retries (ShredCheckpoint).
+  // the writer retries (WriterLoop).
   shred_pending_ = !TruncateWal(kShredWaitMs);
 
   for (int i = 0; i < std::max(1, options_.read_connections); ++i) {
@@ -1156,6 +1179,15 @@ Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
        seen = finished.load(std::memory_order_acquire)) {
     FutexWait(finished, seen);
   }
+  // Our key's destruction is committed, but readers held up the WAL's cut: wait for it (or for
+  // the deadline; see RunGroup).
+  if (const uint32_t ticket = pending.shred_ticket; ticket != 0) {
+    for (uint32_t seen = shred_released_.load(std::memory_order_acquire);
+         static_cast<int32_t>(seen - ticket) < 0;
+         seen = shred_released_.load(std::memory_order_acquire)) {
+      FutexWait(shred_released_, seen);
+    }
+  }
   return std::move(*pending.result);
 }
 
@@ -1176,7 +1208,12 @@ void SqliteMetadataStore::Impl::WriterLoop() {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       auto ready = [this] { return stopping_ || !queue_.empty(); };
-      if (shred_pending_.load()) {
+      if (!held_.empty()) {
+        // Committers wait for the cut: try again soon, and release them at their deadline.
+        const auto now = std::chrono::steady_clock::now();
+        const auto until = std::min(now + kShredHeldRetryInterval, held_.front().deadline);
+        queue_cv_.wait_until(lock, std::max(now, until), ready);
+      } else if (shred_pending_.load()) {
         queue_cv_.wait_for(lock, kShredRetryInterval, ready);
       } else {
         queue_cv_.wait(lock, ready);
@@ -1186,8 +1223,15 @@ void SqliteMetadataStore::Impl::WriterLoop() {
         lock.unlock();
         // Idle with a shredding checkpoint still to do: try again (once more, waiting, when
         // stopping; closing the last connection checkpoints too).
-        if (shred_pending_.load()) shred_pending_ = !TruncateWal(stop ? kShredWaitMs : 0);
-        if (stop) return;  // and nothing left to do
+        if (shred_pending_.load() && TruncateWal(stop ? kShredWaitMs : 0)) {
+          shred_pending_ = false;
+          ReleaseHeld(held_.size(), /*cut=*/true);
+        }
+        if (stop) {
+          ReleaseHeld(held_.size(), /*cut=*/false);
+          return;  // and nothing left to do
+        }
+        ExpireHeld();
         continue;
       }
       group.assign(queue_.begin(), queue_.end());
@@ -1210,15 +1254,38 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   if (changes_artifacts) artifact_generation_.fetch_add(1);
   groups_.fetch_add(1);
   batches_.fetch_add(static_cast<int64_t>(group.size()));
+  // Crypto-shredding: a batch that destroyed a key returns once the WAL is cut, so that no old
+  // page holds the key any more. The cut needs every reader out of the WAL; when one is in it,
+  // the batches that destroyed a key wait (while the writer goes on with later groups and tries
+  // again after each, and every millisecond while idle) until the cut or their deadline, and
+  // the rest of the group returns now.
+  bool destroyed_key = false;
+  for (size_t i = 0; i < group.size(); ++i) {
+    destroyed_key = destroyed_key || (group[i]->destroyed_key && results[i]->ok());
+  }
+  const bool cut = ShredCheckpoint(destroyed_key);
+  HeldShred held{0, {}, {}};
+  if (!cut && destroyed_key) {
+    if (++next_ticket_ == 0) ++next_ticket_;  // 0 means "no wait"
+    held.ticket = next_ticket_;
+    held.deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::max(0, options_.shred_wait_ms));
+  }
   // A synchronous committer may return (and free its Pending) as soon as the group's number is
   // published, so the asynchronous ones are picked out before.
   std::vector<std::unique_ptr<Pending>> asynchronous;
   for (size_t i = 0; i < group.size(); ++i) {
+    const bool holds = held.ticket != 0 && group[i]->destroyed_key && results[i]->ok();
     group[i]->result = std::move(*results[i]);
-    if (group[i]->done) asynchronous.emplace_back(group[i]);
+    if (holds) group[i]->shred_ticket = held.ticket;
+    if (!group[i]->done) continue;
+    (holds ? held.asynchronous : asynchronous).emplace_back(group[i]);
   }
+  if (held.ticket != 0) held_.push_back(std::move(held));
   finished_[number % 2].store(number, std::memory_order_release);
   FutexWakeAll(finished_[number % 2]);
+  if (cut) ReleaseHeld(held_.size(), /*cut=*/true);
+  ExpireHeld();
   if (!asynchronous.empty()) {
     // Their callbacks run on the completer thread: a callback that answers a gRPC call writes
     // to its socket, which must not hold up the next group.
@@ -1257,7 +1324,7 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
   };
 
   for (auto& r : results) r.reset();
-  shredded_ = false;
+  for (Pending* pending : group) pending->destroyed_key = false;
   if (Status begin = writer_->Run("BEGIN IMMEDIATE"); !begin.ok()) {
     return fail_all(begin, "cannot start the write transaction");
   }
@@ -1275,6 +1342,7 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
     // savepoint around every batch.
     const bool savepoint = savepoint_every_batch || !AppendsOnly(group[i]->batch);
     const AuditState before = audit_;
+    const int64_t destroyed_before = keys_destroyed_;
     Status opened = savepoint ? writer_->Run("SAVEPOINT batch") : OkStatus();
     Result<CommitResult> result =
         opened.ok() ? ApplyBatch(*group[i]) : Result<CommitResult>(opened);
@@ -1305,6 +1373,7 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
         return fail_all(undo, "cannot undo a failed batch");
       }
     }
+    group[i]->destroyed_key = result.ok() && keys_destroyed_ > destroyed_before;
     results[i].emplace(std::move(result));
   }
 
@@ -1313,7 +1382,6 @@ bool SqliteMetadataStore::Impl::ApplyGroup(
     audit_ = group_start;
     return fail_all(commit, "commit failed");
   }
-  ShredCheckpoint();
   return true;
 }
 
@@ -1331,17 +1399,49 @@ bool SqliteMetadataStore::Impl::TruncateWal(int busy_timeout_ms) {
   return done;
 }
 
-void SqliteMetadataStore::Impl::ShredCheckpoint() {
+bool SqliteMetadataStore::Impl::ShredCheckpoint(bool destroyed_key) {
   // Crypto-shredding: the deleted key's bytes must not linger in the WAL (nor in the database
-  // page the checkpoint overwrites, with secure_delete). A reader holding an older snapshot
-  // blocks the truncation: a group that destroyed a key waits for it at most kShredWaitMs, so
-  // that one long read does not stall every writer; should it still be held up, the writer
-  // tries again after each later group (without waiting) and every kShredRetryInterval while
-  // idle, until the WAL is cut.
-  if (!shredded_ && !shred_pending_.load()) return;
-  const bool done = TruncateWal(shredded_ ? kShredWaitMs : 0);
-  if (!done && shredded_) shred_deferred_.fetch_add(1);
+  // page the checkpoint overwrites, with secure_delete). A reader in the WAL blocks the cut;
+  // the writer does not wait for it here, but tries again after each later group and while
+  // idle (WriterLoop) until the WAL is cut, while the committers that destroyed a key wait
+  // (RunGroup).
+  if (!destroyed_key && !shred_pending_.load()) return true;
+  const bool done = TruncateWal(0);
   shred_pending_ = !done;
+  return done;
+}
+
+void SqliteMetadataStore::Impl::ReleaseHeld(size_t count, bool cut) {
+  if (count == 0) return;
+  uint32_t last = 0;
+  std::vector<std::unique_ptr<Pending>> asynchronous;
+  for (size_t i = 0; i < count; ++i) {
+    HeldShred& held = held_.front();
+    if (!cut) shred_deferred_.fetch_add(1);
+    last = held.ticket;
+    for (std::unique_ptr<Pending>& pending : held.asynchronous) {
+      asynchronous.push_back(std::move(pending));
+    }
+    held_.pop_front();
+  }
+  if (!asynchronous.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(completions_mu_);
+      for (std::unique_ptr<Pending>& pending : asynchronous) {
+        completions_.push_back(std::move(pending));
+      }
+    }
+    completions_cv_.notify_one();
+  }
+  shred_released_.store(last, std::memory_order_release);
+  FutexWakeAll(shred_released_);
+}
+
+void SqliteMetadataStore::Impl::ExpireHeld() {
+  const auto now = std::chrono::steady_clock::now();
+  size_t expired = 0;
+  while (expired < held_.size() && held_[expired].deadline <= now) ++expired;
+  ReleaseHeld(expired, /*cut=*/false);
 }
 
 Result<CommitResult> SqliteMetadataStore::Impl::ApplyBatch(const Pending& pending) {
@@ -1569,7 +1669,7 @@ Status SqliteMetadataStore::Impl::Apply(const mutation::DeleteDataKey& m) {
                        writer_->Prepare("DELETE FROM data_keys WHERE artifact_id = ?"));
   st.Bind(1, m.artifact_id);
   SOV_RETURN_IF_ERROR(st.Run());
-  if (writer_->Changes() > 0) shredded_ = true;
+  if (writer_->Changes() > 0) ++keys_destroyed_;
   return OkStatus();
 }
 

@@ -10,7 +10,11 @@
 // make the group run again with savepoints if one fails), and makes them all durable with one
 // COMMIT (one fsync, the WAL frames gathered into few writes: internal/gathering_vfs.h).
 // Committers prepare their audit leaves themselves, so the writer only places them in the log;
-// one system call wakes a whole group's committers. Reads use a small pool of read-only
+// one system call wakes a whole group's committers. After a group that destroyed a data key,
+// the writer cuts the WAL (wal_checkpoint(TRUNCATE)) so that no old page keeps the key: the
+// commits that destroyed one return after the cut, or after Options::shred_wait_ms while
+// readers hold it up (the writer goes on meanwhile and retries); the others never wait for
+// it. Reads use a small pool of read-only
 // connections that run beside the writer (WAL) and each see one consistent snapshot;
 // FindArtifact's answers are also kept in memory, and not used while or after a group that may
 // change an artifact runs; the cache knows only this store's commits, so a file that another
@@ -42,6 +46,10 @@ class SqliteMetadataStore final : public MetadataStore {
     // moving a model's stage), open the store with false so that FindArtifact always reads
     // the database.
     bool cache_artifacts = true;
+    // How long a commit that destroyed a data key waits, past its group, for the WAL to be cut
+    // when readers are in it (crypto-shredding; see docs/security.md). Other commits never
+    // wait for it.
+    int shred_wait_ms = 100;
   };
 
   // Opens (creating it 0600 when absent) and migrates the database at `path`, loads the audit
@@ -60,9 +68,9 @@ class SqliteMetadataStore final : public MetadataStore {
   struct GroupCommitStats {
     int64_t groups = 0;
     int64_t batches = 0;
-    // Key-destroying groups whose WAL checkpoint (crypto-shredding) a reader's older snapshot
-    // held up past the 100 ms the group waits; the writer retries such a checkpoint after
-    // every later group and every 50 ms while idle, until it truncates the WAL.
+    // Key-destroying groups whose WAL cut (crypto-shredding) readers held up past
+    // Options::shred_wait_ms, so that their commits returned uncut; the writer retries the cut
+    // after every later group and every 50 ms while idle, until it truncates the WAL.
     int64_t shred_checkpoints_deferred = 0;
     // True while such a checkpoint is still to be done.
     bool shred_checkpoint_pending = false;

@@ -186,6 +186,20 @@ class SqliteMetadataStoreTest : public ::testing::Test {
 
   Status CommitStatus(WriteBatch batch) { return store_->Commit(std::move(batch)).status(); }
 
+  // Another connection inside a read transaction, which keeps the WAL from being cut until it
+  // commits; null on failure.
+  sqlite3* OpenReaderInTheWal() {
+    sqlite3* reader = nullptr;
+    if (sqlite3_open(path_.c_str(), &reader) != SQLITE_OK ||
+        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM artifacts;", nullptr, nullptr,
+                     nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open a reader: " << sqlite3_errmsg(reader);
+      sqlite3_close(reader);
+      return nullptr;
+    }
+    return reader;
+  }
+
   void Insert(const ArtifactRecord& a, const std::string& key = "wrapped") {
     MustCommit(WriteBatch().Add(mutation::InsertArtifact{a, key}));
   }
@@ -682,11 +696,8 @@ TEST_F(SqliteMetadataStoreTest, ShreddingCheckpointHeldUpByAReaderIsRetried) {
   };
   ASSERT_TRUE(contains_key(path_ + "-wal"));  // the insert's frames, not yet checkpointed
 
-  sqlite3* reader = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &reader), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM artifacts;", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  sqlite3* reader = OpenReaderInTheWal();
+  ASSERT_NE(reader, nullptr);
   const int64_t wal_bytes_before = store_->group_commit_stats().shred_checkpoint_wal_bytes;
   MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
   SqliteMetadataStore::GroupCommitStats stats = store_->group_commit_stats();
@@ -709,6 +720,56 @@ TEST_F(SqliteMetadataStoreTest, ShreddingCheckpointHeldUpByAReaderIsRetried) {
   // The WAL is counted once, by the try that cut it, however often the held-up one was tried.
   EXPECT_EQ(store_->group_commit_stats().shred_checkpoint_wal_bytes - wal_bytes_before,
             held_wal_bytes);
+}
+
+TEST_F(SqliteMetadataStoreTest, AHeldUpShreddingCheckpointHoldsOnlyTheCommitThatDestroyedAKey) {
+  // While a reader keeps the WAL from being cut, the commit that destroyed a key waits for the
+  // cut (here as long as the reader reads: its wait is a minute), and a commit that destroyed
+  // none returns without waiting for it.
+  store_.reset();
+  SqliteMetadataStore::Options options;
+  options.shred_wait_ms = 60'000;
+  auto opened = SqliteMetadataStore::Open(path_, options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(*opened);
+  Insert(Artifact("a1", "acme/d", "1.0.0"), "waiting-secret-key");
+  auto contains_key = [&](const std::string& file) {
+    return testing::ReadTextFile(file).find("waiting-secret-key") != std::string::npos;
+  };
+
+  sqlite3* reader = OpenReaderInTheWal();
+  ASSERT_NE(reader, nullptr);
+  const int64_t groups = store_->group_commit_stats().groups;
+  std::atomic<bool> erased{false};
+  std::thread eraser([&] {
+    MustCommit(WriteBatch().Add(mutation::DeleteDataKey{"a1"}));
+    erased = true;
+  });
+  // The deletion commits; the cut is held up.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((store_->group_commit_stats().groups == groups ||
+          !store_->group_commit_stats().shred_checkpoint_pending) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(store_->group_commit_stats().shred_checkpoint_pending);
+  EXPECT_EQ(store_->WrappedDataKey("a1").status().code(), StatusCode::kNotFound);
+
+  // An audit entry, committed meanwhile, returns while the deletion still waits.
+  MustCommit(WriteBatch().Add(mutation::AppendAudit{Event("DECISION")}));
+  EXPECT_FALSE(erased.load());
+  EXPECT_TRUE(store_->group_commit_stats().shred_checkpoint_pending);
+  EXPECT_TRUE(contains_key(path_ + "-wal"));
+
+  // Once the reader ends, the writer's next try cuts the WAL and the deletion returns.
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  eraser.join();
+  EXPECT_TRUE(erased.load());
+  EXPECT_FALSE(store_->group_commit_stats().shred_checkpoint_pending);
+  EXPECT_EQ(store_->group_commit_stats().shred_checkpoints_deferred, 0);
+  EXPECT_FALSE(contains_key(path_ + "-wal"));
+  EXPECT_FALSE(contains_key(path_));
 }
 
 TEST_F(SqliteMetadataStoreTest, OpenCutsTheWalACrashLeft) {
