@@ -1,3 +1,4 @@
+#include <cctype>
 #include <sstream>
 #include <string>
 
@@ -29,13 +30,23 @@ std::string SelectedCommandPath(const CLI::App& app) {
   return path;
 }
 
+// The first sentence of `text`: up to the first ". " before a capital letter, so that
+// "GDPR Art. 17" or "e.g. a model" do not end it.
+std::string FirstSentence(const std::string& text) {
+  for (size_t end = text.find(". "); end != std::string::npos; end = text.find(". ", end + 1)) {
+    if (end + 2 < text.size() && std::isupper(static_cast<unsigned char>(text[end + 2]))) {
+      return text.substr(0, end + 1);
+    }
+  }
+  return text;
+}
+
 // Lists each command with the first sentence of its description only; `COMMAND --help` shows
 // all of it.
 class SovctlFormatter : public CLI::Formatter {
  public:
   std::string make_subcommand(const CLI::App* sub) const override {
-    std::string summary = sub->get_description();
-    if (size_t end = summary.find(". "); end != std::string::npos) summary.resize(end + 1);
+    const std::string summary = FirstSentence(sub->get_description());
     std::stringstream out;
     CLI::detail::format_help(out, sub->get_display_name(true), summary, get_column_width());
     return out.str();

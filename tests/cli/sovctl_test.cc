@@ -378,6 +378,17 @@ TEST_F(SovctlTest, HelpTeaches) {
   }
 }
 
+// The command list shows each command's first sentence: "Art. 17" does not end one.
+TEST_F(SovctlTest, HelpListsEachCommandsFirstSentence) {
+  SovctlRun run = Sovctl({"--help"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_THAT(run.out, HasSubstr("(GDPR Art. 17) by crypto-shredding:"));
+  EXPECT_THAT(run.out, HasSubstr("(GDPR Art. 30), built from the registry and the audit log."));
+  EXPECT_THAT(run.out, HasSubstr("Read, export and verify the gateway's tamper-evident audit "
+                                 "log.\n"));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("It records every policy decision")));
+}
+
 // version prints sovctl's version, as text and as JSON.
 TEST_F(SovctlTest, Version) {
   SovctlRun text = Sovctl({"version"});
