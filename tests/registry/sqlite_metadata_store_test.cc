@@ -772,6 +772,67 @@ TEST_F(SqliteMetadataStoreTest, AHeldUpShreddingCheckpointHoldsOnlyTheCommitThat
   EXPECT_FALSE(contains_key(path_));
 }
 
+TEST_F(SqliteMetadataStoreTest, KeyDeletionsBesideOtherWritesAndReadersAllReturnCut) {
+  // Threads destroying keys and threads appending audit entries commit side by side while
+  // another connection keeps opening read transactions, which hold up some of the cuts: every
+  // commit returns, and once the reads stop no destroyed key is left in the files.
+  constexpr int kKeys = 48;
+  for (int i = 0; i < kKeys; ++i) {
+    Insert(Artifact("k" + std::to_string(i), "acme/k" + std::to_string(i), "1.0.0"),
+           "stress-secret-" + std::to_string(1000 + i));
+  }
+  std::atomic<bool> reading{true};
+  std::thread reads([&] {
+    sqlite3* reader = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &reader), SQLITE_OK);
+    while (reading.load()) {
+      EXPECT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM artifacts;", nullptr,
+                             nullptr, nullptr),
+                SQLITE_OK);
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+      EXPECT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    sqlite3_close(reader);
+  });
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = t; i < kKeys; i += 4) {
+        if (!store_->Commit(WriteBatch().Add(mutation::DeleteDataKey{"k" + std::to_string(i)}))
+                 .ok()) {
+          ++failed;
+        }
+      }
+    });
+    writers.emplace_back([&] {
+      for (int i = 0; i < kKeys / 4; ++i) {
+        if (!store_->Commit(WriteBatch().Add(mutation::AppendAudit{Event("DECISION")})).ok()) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (std::thread& w : writers) w.join();
+  reading = false;
+  reads.join();
+  EXPECT_EQ(failed.load(), 0);
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ(store_->WrappedDataKey("k" + std::to_string(i)).status().code(),
+              StatusCode::kNotFound);
+  }
+  // The last cut may still be due: the idle writer retries it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store_->group_commit_stats().shred_checkpoint_pending &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_FALSE(store_->group_commit_stats().shred_checkpoint_pending);
+  for (const std::string& file : {path_, path_ + "-wal"}) {
+    EXPECT_EQ(testing::ReadTextFile(file).find("stress-secret-"), std::string::npos) << file;
+  }
+}
+
 TEST_F(SqliteMetadataStoreTest, OpenCutsTheWalACrashLeft) {
   // Deleted bytes that another connection left in the WAL (as a crash between a key's deletion
   // and its checkpoint would) are gone once the store has opened.
