@@ -361,6 +361,14 @@ Result<LineageLink> ReadLineageRow(const Statement& st) {
   return l;
 }
 
+// An artifact's signatures and stage history, by its seq, in position order.
+constexpr char kSelectSignatures[] =
+    "SELECT keyid, role, signer, sig, time FROM artifact_signatures WHERE artifact_seq = ? "
+    "ORDER BY position";
+constexpr char kSelectHistory[] =
+    "SELECT from_stage, to_stage, time, tenant_id, system_actor, reason, rule_id, "
+    "rule_location, audit_index FROM stage_history WHERE artifact_seq = ? ORDER BY position";
+
 Result<SignatureRecord> ReadSignatureRow(const Statement& st) {
   SignatureRecord s;
   s.keyid = st.Text(0);
@@ -399,18 +407,10 @@ Status LoadChildren(Connection& c, StoredArtifact& a) {
                                               "ORDER BY position",
                                               {a.seq}, ReadLineageRow));
   SOV_ASSIGN_OR_RETURN(r.signatures,
-                       QueryRows<SignatureRecord>(c,
-                                                  "SELECT keyid, role, signer, sig, time FROM "
-                                                  "artifact_signatures WHERE artifact_seq = ? "
-                                                  "ORDER BY position",
-                                                  {a.seq}, ReadSignatureRow));
-  SOV_ASSIGN_OR_RETURN(
-      r.history,
-      QueryRows<StageEvent>(c,
-                            "SELECT from_stage, to_stage, time, tenant_id, system_actor, reason, "
-                            "rule_id, rule_location, audit_index FROM stage_history "
-                            "WHERE artifact_seq = ? ORDER BY position",
-                            {a.seq}, ReadStageEventRow));
+                       QueryRows<SignatureRecord>(c, kSelectSignatures, {a.seq},
+                                                  ReadSignatureRow));
+  SOV_ASSIGN_OR_RETURN(r.history,
+                       QueryRows<StageEvent>(c, kSelectHistory, {a.seq}, ReadStageEventRow));
   return OkStatus();
 }
 
@@ -436,8 +436,10 @@ Result<std::optional<ArtifactRecord>> First(Result<std::vector<StoredArtifact>> 
   return std::optional<ArtifactRecord>(std::move(rows->front().record));
 }
 
-Status InsertSignatures(Connection& c, int64_t seq, const std::vector<SignatureRecord>& sigs) {
-  for (size_t i = 0; i < sigs.size(); ++i) {
+// Inserts an artifact's signatures (or, below, history events) from position `first` on.
+Status InsertSignatures(Connection& c, int64_t seq, const std::vector<SignatureRecord>& sigs,
+                        size_t first = 0) {
+  for (size_t i = first; i < sigs.size(); ++i) {
     const SignatureRecord& s = sigs[i];
     SOV_ASSIGN_OR_RETURN(Statement st,
                          c.Prepare("INSERT INTO artifact_signatures (artifact_seq, position, "
@@ -449,8 +451,9 @@ Status InsertSignatures(Connection& c, int64_t seq, const std::vector<SignatureR
   return OkStatus();
 }
 
-Status InsertHistory(Connection& c, int64_t seq, const std::vector<StageEvent>& history) {
-  for (size_t i = 0; i < history.size(); ++i) {
+Status InsertHistory(Connection& c, int64_t seq, const std::vector<StageEvent>& history,
+                     size_t first = 0) {
+  for (size_t i = first; i < history.size(); ++i) {
     const StageEvent& e = history[i];
     SOV_ASSIGN_OR_RETURN(
         Statement st,
@@ -464,6 +467,25 @@ Status InsertHistory(Connection& c, int64_t seq, const std::vector<StageEvent>& 
     SOV_RETURN_IF_ERROR(st.Run());
   }
   return OkStatus();
+}
+
+// Brings an artifact's child rows in `table` (read in position order by `select`, one parameter:
+// the artifact's seq) in line with `wanted`, rewriting them only from the first position where
+// they differ: an update usually appends one history event and keeps the signatures as they are.
+template <typename T, typename ReadRow, typename Insert>
+Status UpdateChildRows(Connection& c, int64_t seq, const char* table, const char* select,
+                       ReadRow read_row, const std::vector<T>& wanted, Insert insert) {
+  SOV_ASSIGN_OR_RETURN(std::vector<T> stored, QueryRows<T>(c, select, {seq}, read_row));
+  size_t same = 0;
+  while (same < stored.size() && same < wanted.size() && stored[same] == wanted[same]) ++same;
+  if (same < stored.size()) {
+    SOV_ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare(std::string("DELETE FROM ") + table +
+                                   " WHERE artifact_seq = ? AND position >= ?"));
+    st.Bind(1, seq).Bind(2, static_cast<int64_t>(same));
+    SOV_RETURN_IF_ERROR(st.Run());
+  }
+  return insert(c, seq, wanted, same);
 }
 
 Result<int64_t> InsertArtifactRow(Connection& c, const ArtifactRecord& r) {
@@ -1654,14 +1676,10 @@ Status SqliteMetadataStore::Impl::Apply(const mutation::UpdateArtifact& m) {
     st.BindValue(5, erasure.tombstone).Bind(6, erasure.notices).Bind(7, seq);
     SOV_RETURN_IF_ERROR(st.Run());
   }
-  for (const char* sql : {"DELETE FROM artifact_signatures WHERE artifact_seq = ?",
-                          "DELETE FROM stage_history WHERE artifact_seq = ?"}) {
-    SOV_ASSIGN_OR_RETURN(Statement st, writer_->Prepare(sql));
-    st.Bind(1, seq);
-    SOV_RETURN_IF_ERROR(st.Run());
-  }
-  SOV_RETURN_IF_ERROR(InsertSignatures(*writer_, seq, a.signatures));
-  return InsertHistory(*writer_, seq, a.history);
+  SOV_RETURN_IF_ERROR(UpdateChildRows(*writer_, seq, "artifact_signatures", kSelectSignatures,
+                                      ReadSignatureRow, a.signatures, InsertSignatures));
+  return UpdateChildRows(*writer_, seq, "stage_history", kSelectHistory, ReadStageEventRow,
+                         a.history, InsertHistory);
 }
 
 Status SqliteMetadataStore::Impl::Apply(const mutation::DeleteDataKey& m) {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -549,6 +550,48 @@ TEST_F(SqliteMetadataStoreTest, ArtifactUpdatesAndRevisions) {
   ArtifactRecord unknown = Artifact("zz", "acme/d", "9.0.0");
   EXPECT_EQ(CommitStatus(WriteBatch().Add(mutation::UpdateArtifact{unknown})).code(),
             StatusCode::kNotFound);
+}
+
+TEST_F(SqliteMetadataStoreTest, ArtifactUpdatesStoreHistoryAndSignaturesExactly) {
+  // The store rewrites an artifact's history and signatures only from the first entry that
+  // changed; whatever the change (appended, altered in the middle, shortened, emptied, none),
+  // what is read back is exactly what was written.
+  ArtifactRecord a = Artifact("a1", "acme/h", "1.0.0");
+  Insert(a);
+  auto event = [](int i, const std::string& reason) {
+    return StageEvent{Stage::kPending, Stage::kValidating, T(1700001000 + i), "acme", "",
+                      reason, "r" + std::to_string(i), "p.yaml:1:" + std::to_string(i), i};
+  };
+  auto signature = [](const std::string& keyid, const std::string& sig) {
+    return SignatureRecord{"sha256:" + keyid, "publisher", "acme", sig, T(1700002000)};
+  };
+  auto update = [&](const std::function<void(ArtifactRecord&)>& change) {
+    ArtifactRecord next = MustFind("acme/h", "1.0.0");
+    change(next);
+    MustCommit(WriteBatch().Add(mutation::UpdateArtifact{next}));
+    ArtifactRecord got = MustFind("acme/h", "1.0.0");
+    EXPECT_EQ(got.history, next.history);
+    EXPECT_EQ(got.signatures, next.signatures);
+    EXPECT_EQ(got.revision, next.revision + 1);
+  };
+  update([&](ArtifactRecord& r) {
+    r.history = {event(0, "a"), event(1, "b"), event(2, "c")};
+    r.signatures = {signature("k1", "s1"), signature("k2", "s2")};
+  });
+  update([&](ArtifactRecord& r) { r.history.push_back(event(3, "d")); });
+  update([&](ArtifactRecord& r) {
+    r.history[1].reason = "b, amended";
+    r.history.pop_back();
+    r.signatures[0].sig = "s1, re-signed";
+  });
+  update([&](ArtifactRecord& r) { r.signatures.push_back(signature("k3", "s3")); });
+  update([&](ArtifactRecord& r) { r.history.erase(r.history.begin()); });
+  update([](ArtifactRecord&) {});
+  update([](ArtifactRecord& r) {
+    r.history.clear();
+    r.signatures.clear();
+  });
+  update([&](ArtifactRecord& r) { r.history = {event(9, "again")}; });
 }
 
 TEST_F(SqliteMetadataStoreTest, FindArtifactSeesEveryCommittedChange) {
