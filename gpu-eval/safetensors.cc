@@ -84,6 +84,29 @@ Status TooShort(std::string_view source, uint64_t size) {
                                  " bytes, too short for the 8-byte header length");
 }
 
+// What a file whose header length makes no sense is, when its first bytes say so: ML teams
+// often have a model in torch.save's format or a NumPy array where safetensors is expected.
+std::string OtherFormatHint(std::span<const std::byte> bytes) {
+  auto starts_with = [&](std::string_view magic) {
+    if (bytes.size() < magic.size()) return false;
+    for (size_t i = 0; i < magic.size(); ++i) {
+      if (bytes[i] != static_cast<std::byte>(magic[i])) return false;
+    }
+    return true;
+  };
+  constexpr char kConvert[] =
+      ": convert it with examples/gpu-eval/torch_to_safetensors.py (docs/models.md)";
+  if (starts_with("PK\x03\x04")) {
+    return std::string("; the file is a zip archive, as torch.save writes") + kConvert;
+  }
+  if (bytes.size() >= 2 && bytes[0] == std::byte{0x80} && bytes[1] >= std::byte{2} &&
+      bytes[1] <= std::byte{5}) {
+    return std::string("; the file is a Python pickle (older torch.save, joblib)") + kConvert;
+  }
+  if (starts_with("\x93NUMPY")) return "; the file is a NumPy .npy array, not safetensors";
+  return "";
+}
+
 // The little-endian length of the JSON header, checked against the cap and the file's size.
 Result<uint64_t> ReadHeaderLength(std::span<const std::byte> bytes, std::string_view source,
                                   const SafetensorsLimits& limits) {
@@ -94,12 +117,14 @@ Result<uint64_t> ReadHeaderLength(std::span<const std::byte> bytes, std::string_
   }
   if (length > limits.max_header_bytes) {
     return HeaderError(source, "length " + std::to_string(length) + " exceeds the limit of " +
-                                   std::to_string(limits.max_header_bytes) + " bytes");
+                                   std::to_string(limits.max_header_bytes) + " bytes" +
+                                   OtherFormatHint(bytes));
   }
   if (length > bytes.size() - kLengthPrefixBytes) {
     return HeaderError(source, "length " + std::to_string(length) +
                                    " runs past the end of the file (" +
-                                   std::to_string(bytes.size()) + " bytes)");
+                                   std::to_string(bytes.size()) + " bytes)" +
+                                   OtherFormatHint(bytes));
   }
   return length;
 }

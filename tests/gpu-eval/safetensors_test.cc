@@ -277,6 +277,26 @@ TEST(SafetensorsMalformedTest, HeaderLengthPastTheCap) {
               StartsWith("m.safetensors: header: length 18446744073709551615 exceeds the limit"));
 }
 
+TEST(SafetensorsMalformedTest, OtherFormatsAreNamed) {
+  // torch.save's zip archive, a pickle and a NumPy array give a nonsensical header length;
+  // the error says what the file is instead, and how to convert a model.
+  std::string zip = std::string("PK\x03\x04", 4) + std::string(60, '\x01');
+  EXPECT_THAT(Refusal(zip), HasSubstr("exceeds the limit of 16777216 bytes; the file is a zip "
+                                      "archive, as torch.save writes: convert it with "
+                                      "examples/gpu-eval/torch_to_safetensors.py"));
+  std::string pickle = std::string("\x80\x04\x95", 3) + std::string(13, '\x01');
+  EXPECT_THAT(Refusal(pickle), HasSubstr("; the file is a Python pickle"));
+  std::string npy = std::string("\x93NUMPY\x01\x00", 8) + "{'descr': '<f4'}";
+  EXPECT_THAT(Refusal(npy), HasSubstr("; the file is a NumPy .npy array, not safetensors"));
+  // Under a higher cap, the length runs past the end instead: the format is named too.
+  SafetensorsLimits limits;
+  limits.max_header_bytes = uint64_t{1} << 30;
+  std::string short_zip = std::string("PK\x03\x04\x00\x00\x00\x00", 8) + "{}";
+  EXPECT_THAT(Refusal(short_zip, limits),
+              HasSubstr("length 67324752 runs past the end of the file (10 bytes); the file is a "
+                        "zip archive"));
+}
+
 TEST(SafetensorsMalformedTest, HeaderLengthPastTheFile) {
   // A header length that runs past the end of the file.
   std::string file = FileWith("{}      ");
