@@ -745,6 +745,15 @@ void FutexWait(std::atomic<uint32_t>& word, uint32_t seen) {
             nullptr, 0);
 }
 
+// Waits until the counter `word` reaches `target`. Counters wrap around: a value at or after
+// `target` (within half the range) has reached it.
+void WaitUntilReached(std::atomic<uint32_t>& word, uint32_t target) {
+  for (uint32_t seen = word.load(std::memory_order_acquire);
+       static_cast<int32_t>(seen - target) < 0; seen = word.load(std::memory_order_acquire)) {
+    FutexWait(word, seen);
+  }
+}
+
 // Wakes every thread in FutexWait on `word`, with one system call.
 void FutexWakeAll(std::atomic<uint32_t>& word) {
   ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
@@ -865,6 +874,8 @@ class SqliteMetadataStore::Impl {
   void WriterLoop();
   void CompleterLoop();
   void RunGroup(std::vector<Pending*>& group, uint32_t number);
+  // Hands finished CommitAsync batches to the completer thread, which runs their callbacks.
+  void Complete(std::vector<std::unique_ptr<Pending>>& asynchronous);
   // Applies and commits `group` in one transaction, filling `results`. False, with nothing
   // applied, when a batch without a savepoint of its own failed.
   bool ApplyGroup(std::vector<Pending*>& group,
@@ -1194,22 +1205,11 @@ Status SqliteMetadataStore::Impl::Enqueue(Pending& pending) {
 Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
   Pending pending{std::move(batch), {}, 0, std::nullopt, nullptr};
   SOV_RETURN_IF_ERROR(Enqueue(pending));
-  std::atomic<uint32_t>& finished = finished_[pending.group % 2];
-  // Group numbers wrap around; a finished number at or after ours means ours is done.
-  for (uint32_t seen = finished.load(std::memory_order_acquire);
-       static_cast<int32_t>(seen - pending.group) < 0;
-       seen = finished.load(std::memory_order_acquire)) {
-    FutexWait(finished, seen);
-  }
+  // A finished number at or after our group's means ours is done.
+  WaitUntilReached(finished_[pending.group % 2], pending.group);
   // Our key's destruction is committed, but readers held up the WAL's cut: wait for it (or for
   // the deadline; see RunGroup).
-  if (const uint32_t ticket = pending.shred_ticket; ticket != 0) {
-    for (uint32_t seen = shred_released_.load(std::memory_order_acquire);
-         static_cast<int32_t>(seen - ticket) < 0;
-         seen = shred_released_.load(std::memory_order_acquire)) {
-      FutexWait(shred_released_, seen);
-    }
-  }
+  if (pending.shred_ticket != 0) WaitUntilReached(shred_released_, pending.shred_ticket);
   return std::move(*pending.result);
 }
 
@@ -1283,7 +1283,9 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   // the rest of the group returns now.
   bool destroyed_key = false;
   for (size_t i = 0; i < group.size(); ++i) {
-    destroyed_key = destroyed_key || (group[i]->destroyed_key && results[i]->ok());
+    // A failure after the batch applied (the COMMIT's, say) undid its deletion too.
+    group[i]->destroyed_key = group[i]->destroyed_key && results[i]->ok();
+    destroyed_key = destroyed_key || group[i]->destroyed_key;
   }
   const bool cut = ShredCheckpoint(destroyed_key);
   HeldShred held{0, {}, {}};
@@ -1297,7 +1299,7 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   // published, so the asynchronous ones are picked out before.
   std::vector<std::unique_ptr<Pending>> asynchronous;
   for (size_t i = 0; i < group.size(); ++i) {
-    const bool holds = held.ticket != 0 && group[i]->destroyed_key && results[i]->ok();
+    const bool holds = held.ticket != 0 && group[i]->destroyed_key;
     group[i]->result = std::move(*results[i]);
     if (holds) group[i]->shred_ticket = held.ticket;
     if (!group[i]->done) continue;
@@ -1308,17 +1310,20 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   FutexWakeAll(finished_[number % 2]);
   if (cut) ReleaseHeld(held_.size(), /*cut=*/true);
   ExpireHeld();
-  if (!asynchronous.empty()) {
-    // Their callbacks run on the completer thread: a callback that answers a gRPC call writes
-    // to its socket, which must not hold up the next group.
-    {
-      std::lock_guard<std::mutex> lock(completions_mu_);
-      for (std::unique_ptr<Pending>& pending : asynchronous) {
-        completions_.push_back(std::move(pending));
-      }
+  Complete(asynchronous);
+}
+
+void SqliteMetadataStore::Impl::Complete(std::vector<std::unique_ptr<Pending>>& asynchronous) {
+  if (asynchronous.empty()) return;
+  // Their callbacks run on the completer thread: a callback that answers a gRPC call writes to
+  // its socket, which must not hold up the next group.
+  {
+    std::lock_guard<std::mutex> lock(completions_mu_);
+    for (std::unique_ptr<Pending>& pending : asynchronous) {
+      completions_.push_back(std::move(pending));
     }
-    completions_cv_.notify_one();
   }
+  completions_cv_.notify_one();
 }
 
 void SqliteMetadataStore::Impl::CompleterLoop() {
@@ -1446,15 +1451,7 @@ void SqliteMetadataStore::Impl::ReleaseHeld(size_t count, bool cut) {
     }
     held_.pop_front();
   }
-  if (!asynchronous.empty()) {
-    {
-      std::lock_guard<std::mutex> lock(completions_mu_);
-      for (std::unique_ptr<Pending>& pending : asynchronous) {
-        completions_.push_back(std::move(pending));
-      }
-    }
-    completions_cv_.notify_one();
-  }
+  Complete(asynchronous);
   shred_released_.store(last, std::memory_order_release);
   FutexWakeAll(shred_released_);
 }
