@@ -85,6 +85,11 @@ timeout 30 nvidia-smi --format=csv \
   --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm || true
 timeout 30 nvidia-smi --format=csv --query-gpu=power.limit,temperature.gpu || true
 { cmake --version | head -1; ninja --version; nvcc --version | tail -2; nproc; } || true
+# The host's CPU: model, ISA flags, and whether its "cores" are hyperthreads (Thread(s) per core),
+# which decides how far 16 threads of FMA-bound GEMM can scale on the CPU backend's lines.
+timeout 30 lscpu | grep -E '^(Model name|Socket|Core|Thread|CPU\(s\)|L[123]|NUMA node\(s\))' || true
+echo "SIMD flags: $(grep -m1 -o -w -E 'avx2|fma|avx512[a-z_0-9]*|amx[a-z_0-9]*' /proc/cpuinfo \
+  | sort -u | tr '\n' ' ')" || true
 PYTHON=$(find_python)
 timeout 60 "$PYTHON" -c 'import sys, torch
 print(sys.executable, "torch", torch.__version__, "cuda", torch.version.cuda,

@@ -530,6 +530,41 @@ TEST(GemmTest, BuiltinMatchesNaiveLoop) {
   }
 }
 
+TEST(GemmTest, BuiltinRowsDoNotDependOnBatchOrThreads) {
+  // gemm.h: with the built-in engine an element is one FP32 dot product over k in order, whatever
+  // the batch around its row and the threads. Batches of 1 to 7 rows take every tile shape (full
+  // strips of 6, strips of 3 to 5, one or two rows over several panels), and 300 outputs give a
+  // partial last panel; 16 threads cut the 50 rows by columns, 1 thread not at all.
+  std::mt19937 rng(99);
+  const int64_t in = 77;
+  const int64_t out = 300;
+  const int64_t n = 50;
+  const std::vector<float> x = RandomVector(rng, static_cast<size_t>(n * in), 1.0f);
+  const std::vector<float> w = RandomVector(rng, static_cast<size_t>(out * in), 1.0f);
+  for (std::string_view kernel : internal::SupportedBuiltinKernels()) {
+    SCOPED_TRACE(std::string(kernel));
+    const internal::PackedWeights packed = internal::PackedWeights::PackBuiltin(w, out, in, kernel);
+    internal::ThreadPool one(1);
+    std::vector<float> whole(static_cast<size_t>(n * out));
+    internal::Sgemm(x.data(), n, packed, whole.data(), one);
+    ExpectGemmMatchesNaive(x, w, whole, n, in, out);
+    internal::ThreadPool many(16);
+    std::vector<float> y(static_cast<size_t>(n * out), std::nanf(""));
+    internal::Sgemm(x.data(), n, packed, y.data(), many);
+    ASSERT_EQ(std::memcmp(y.data(), whole.data(), y.size() * sizeof(float)), 0);
+    for (int64_t batch = 1; batch <= 7; ++batch) {
+      for (int64_t r0 = 0; r0 < n; r0 += batch) {
+        const int64_t rows = std::min(batch, n - r0);
+        std::vector<float> part(static_cast<size_t>(rows * out), std::nanf(""));
+        internal::Sgemm(x.data() + r0 * in, rows, packed, part.data(), batch % 2 ? one : many);
+        ASSERT_EQ(std::memcmp(part.data(), whole.data() + r0 * out, part.size() * sizeof(float)),
+                  0)
+            << "batch " << batch << " rows " << r0 << ".." << r0 + rows;
+      }
+    }
+  }
+}
+
 TEST(GemmTest, EnginesMatchNaiveLoopAndCoverEveryBlockOnce) {
   // Both engines (kBlas is the built-in one without a CBLAS); the epilogue sees each element once.
   // 4 and 16 threads cut the larger products into grids of row x column blocks.
