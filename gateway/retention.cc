@@ -154,12 +154,20 @@ SystemTime SystemNow() { return std::chrono::system_clock::now(); }
 
 // ---- ArtifactCatalog ----------------------------------------------------------------------------
 
-Result<ArtifactCatalog> ArtifactCatalog::Load(registry::Registry& registry) {
-  registry::ArtifactFilter all;
-  all.include_erased = true;
-  all.limit = 0;
+Result<ArtifactCatalog> ArtifactCatalog::Load(registry::Registry& registry, int64_t page_rows) {
+  registry::ArtifactFilter page;
+  page.include_erased = true;
+  page.limit = std::max<int64_t>(page_rows, 0);
   ArtifactCatalog catalog;
-  SOV_ASSIGN_OR_RETURN(catalog.artifacts_, registry.store().ListArtifacts(all));
+  while (true) {
+    SOV_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> rows, registry.store().ListArtifacts(page));
+    // A page holds every version of each name in it, so the next one starts after the last.
+    const bool last = page.limit == 0 || static_cast<int64_t>(rows.size()) < page.limit;
+    if (!rows.empty()) page.after_name = rows.back().spec.name;
+    catalog.artifacts_.insert(catalog.artifacts_.end(), std::make_move_iterator(rows.begin()),
+                              std::make_move_iterator(rows.end()));
+    if (last) break;
+  }
   for (size_t i = 0; i < catalog.artifacts_.size(); ++i) {
     const ArtifactRecord& a = catalog.artifacts_[i];
     catalog.by_ref_[RefKey(a.spec.name, a.spec.version)] = i;

@@ -54,8 +54,15 @@ SystemTime SystemNow();
 // with each parent's classification and purposes). Not thread-safe; build one per use.
 class ArtifactCatalog {
  public:
-  // Reads every artifact. The store's error otherwise.
-  static Result<ArtifactCatalog> Load(registry::Registry& registry);
+  // Reads every artifact, erased ones included, `page_rows` at a time (whole names; 0: in one
+  // read). Each page is its own read transaction, so a long catalog does not hold a reader in
+  // the store's WAL for its whole read: that would hold up the checkpoint that must follow
+  // every key destruction (docs/security.md), and every erasure waiting on it. The catalog is
+  // therefore not one snapshot: an artifact pushed or changed meanwhile may show its state
+  // before the change, as it could a moment after any read. The store's error otherwise.
+  static constexpr int64_t kDefaultPageRows = 500;
+  static Result<ArtifactCatalog> Load(registry::Registry& registry,
+                                      int64_t page_rows = kDefaultPageRows);
 
   // In the store's order: by name, then push order.
   const std::vector<registry::ArtifactRecord>& artifacts() const { return artifacts_; }

@@ -270,6 +270,34 @@ TEST_F(RetentionTest, RetainUntilErasesAModelThePolicyWouldOnlyRevoke) {
   EXPECT_EQ(ruling->deadline, start_ + 30 * kDay);
 }
 
+TEST_F(RetentionTest, CatalogReadsEveryArtifactOnceWhateverItsPages) {
+  // Pages hold whole names: the three versions of acme/model straddle every small page size.
+  reg_.Push(Kind::kModel, "acme/model", "1.1.0", "internal", {"acme/internal@1.0.0"});
+  reg_.Push(Kind::kModel, "acme/model", "1.2.0", "internal");
+  ASSERT_TRUE(SweepRetention(reg_.registry(), policy_, start_ + 15 * kDay, {}).ok());
+  std::vector<std::string> expected;
+  for (int64_t page_rows : {0, 1, 2, 3, 4, 500}) {
+    SCOPED_TRACE("page_rows " + std::to_string(page_rows));
+    auto catalog = ArtifactCatalog::Load(reg_.registry(), page_rows);
+    ASSERT_TRUE(catalog.ok()) << catalog.status().message();
+    std::vector<std::string> refs;
+    for (const registry::ArtifactRecord& a : catalog->artifacts()) {
+      refs.push_back(a.spec.name + "@" + a.spec.version + ":" +
+                     std::string(registry::StageName(a.stage)));
+    }
+    if (page_rows == 0) {
+      expected = refs;
+      EXPECT_THAT(refs, ElementsAre("acme/internal@1.0.0:pending", "acme/model@1.0.0:pending",
+                                    "acme/model@1.1.0:pending", "acme/model@1.2.0:pending",
+                                    "acme/personal@1.0.0:erased", "other/public@1.0.0:pending"));
+    }
+    EXPECT_EQ(refs, expected);
+    const registry::ArtifactRecord* internal = catalog->Find("acme/internal", "1.0.0");
+    ASSERT_NE(internal, nullptr);
+    EXPECT_EQ(catalog->Dependents(*internal).size(), 2u);
+  }
+}
+
 TEST_F(RetentionTest, SweepErasesAndRevokesExactlyTheExpiredOnesAndIsIdempotent) {
   // Day 15: only the personal dataset (10 days) is past its deadline.
   auto first = SweepRetention(reg_.registry(), policy_, start_ + 15 * kDay, {});
