@@ -263,8 +263,15 @@ GateResult Policy::EvaluateGate(const ReleaseGate& gate, const Artifact& artifac
   };
   for (const std::string& benchmark : gate.benchmarks) {
     if (evidence.eval.kind() != cel::Kind::kMap || evidence.eval.FindField(benchmark) == nullptr) {
-      fail("benchmark " + benchmark, "the report has no result for benchmark `" + benchmark + "`",
-           gate.location);
+      std::string message = "the report has no result for benchmark `" + benchmark + "`";
+      // The usual cause: a model pushed without a validation dataset has no quality results.
+      if (evidence.validation_datasets.empty()) {
+        message +=
+            " (the model was validated on no dataset: give it one with a validated-on lineage "
+            "link, `sovctl push --validated-on NAME@VERSION`, or name one in the gate's "
+            "validation_datasets)";
+      }
+      fail("benchmark " + benchmark, std::move(message), gate.location);
     }
   }
   for (size_t i = 0; i < gate.validation_datasets.size(); ++i) {

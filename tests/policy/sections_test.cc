@@ -171,5 +171,25 @@ TEST(PolicyGates, ListsEveryFailure) {
       << testing::PrintToString(got);
 }
 
+// A report with no validation dataset has no benchmark results: the failure says why, and how to
+// give the model a dataset; with a dataset, a missing benchmark is only missing.
+TEST(PolicyGates, MissingBenchmarkWithoutADatasetSaysHowToGiveOne) {
+  Policy p = MustLoad();
+  GateEvidence e;
+  e.eval = cel::Value::StringMap(std::map<std::string, cel::Value>{});
+  e.valid_signers = {"risk", "registry"};
+  GateResult r = p.EvaluateGates(CreditModel(), e);
+  ASSERT_FALSE(r.failures.empty());
+  EXPECT_EQ(r.failures[0].what, "benchmark accuracy");
+  EXPECT_EQ(r.failures[0].message,
+            "the report has no result for benchmark `accuracy` (the model was validated on no "
+            "dataset: give it one with a validated-on lineage link, `sovctl push --validated-on "
+            "NAME@VERSION`, or name one in the gate's validation_datasets)");
+  e.validation_datasets = {"holdout@2.3.1"};
+  r = p.EvaluateGates(CreditModel(), e);
+  ASSERT_FALSE(r.failures.empty());
+  EXPECT_EQ(r.failures[0].message, "the report has no result for benchmark `accuracy`");
+}
+
 }  // namespace
 }  // namespace sov::policy
