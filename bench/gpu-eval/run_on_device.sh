@@ -20,7 +20,8 @@
 #      `ncu --clock-control none --cache-control none` (each kernel's time and the GEMMs' rate,
 #      from ncu_summary.py), and where it has Nsight Systems, the same under `nsys profile`;
 #   6. gpu_eval_bench on the CPU backend beside torch, briefly, and again with the built-in sgemm
-#      forced (SOV_GPU_EVAL_CPU_GEMM=builtin), beside torch again.
+#      forced (SOV_GPU_EVAL_CPU_GEMM=builtin), beside torch again, on all the host's threads and
+#      then on half of them.
 # $OUT receives three files: log.txt (all output), summary.txt (each step's exit code) and
 # results.tgz (one log per step, bench-*.json, the ncu CSV), made at the end; the details are
 # written to SOV_DEVICE_DETAILS_DIR (default /tmp/gpu_eval_device_details) meanwhile, so that a
@@ -87,7 +88,8 @@ timeout 30 nvidia-smi --format=csv --query-gpu=power.limit,temperature.gpu || tr
 { cmake --version | head -1; ninja --version; nvcc --version | tail -2; nproc; } || true
 # The host's CPU: model, ISA flags, and whether its "cores" are hyperthreads (Thread(s) per core),
 # which decides how far 16 threads of FMA-bound GEMM can scale on the CPU backend's lines.
-timeout 30 lscpu | grep -E '^(Model name|Socket|Core|Thread|CPU\(s\)|L[123]|NUMA node\(s\))' || true
+timeout 30 lscpu | grep -E '^(Model name|Socket|Core|Thread|CPU\(s\)|NUMA node\(s\))|^ *L[123]' \
+  || true
 echo "SIMD flags: $(grep -m1 -o -w -E 'avx2|fma|avx512[a-z_0-9]*|amx[a-z_0-9]*' /proc/cpuinfo \
   | sort -u | tr '\n' ' ')" || true
 PYTHON=$(find_python)
@@ -168,10 +170,20 @@ if [[ -x $BENCH ]]; then
     --out "$DETAILS/bench-cpu.json"
   # The same with the built-in sgemm forced, torch again in the same run: on 2026-11-30 the
   # built-in kernel ran the full pass 16 % and batch 1,024 7 % faster than OpenBLAS's Cooperlake
-  # kernels here, and batch 1 25 % slower (single runs, in separate steps).
+  # kernels here, and batch 1 25 % slower (single runs, in separate steps); since then a strip of
+  # one row no longer costs six rows' multiply-adds.
   step bench-cpu-builtin 60 env SOV_GPU_EVAL_CPU_GEMM=builtin "$BENCH" --backend cpu \
     --rows 16384 --batch 1 --batch 1024 --seconds 0.5 --threads 16 --work-dir "$WORK_DIR" \
     --python "$PYTHON" --peer-timeout 30 --out "$DETAILS/bench-cpu-builtin.json"
+  # The built-in one again on half the host's threads, torch likewise: if its "cores" are pairs
+  # of hyperthreads (lscpu above), this is one thread per physical core, which FMA-bound
+  # products may prefer.
+  half=$(( $(nproc) / 2 ))
+  if (( half >= 2 )); then
+    step bench-cpu-builtin-half 60 env SOV_GPU_EVAL_CPU_GEMM=builtin "$BENCH" --backend cpu \
+      --rows 16384 --batch 1 --batch 1024 --seconds 0.5 --threads "$half" --work-dir "$WORK_DIR" \
+      --python "$PYTHON" --peer-timeout 30 --out "$DETAILS/bench-cpu-builtin-half.json"
+  fi
 else
   note "no $BENCH: the build failed"
   echo "bench not built" >> "$SUMMARY"
