@@ -88,11 +88,8 @@ Status TooShort(std::string_view source, uint64_t size) {
 // often have a model in torch.save's format or a NumPy array where safetensors is expected.
 std::string OtherFormatHint(std::span<const std::byte> bytes) {
   auto starts_with = [&](std::string_view magic) {
-    if (bytes.size() < magic.size()) return false;
-    for (size_t i = 0; i < magic.size(); ++i) {
-      if (bytes[i] != static_cast<std::byte>(magic[i])) return false;
-    }
-    return true;
+    return bytes.size() >= magic.size() &&
+           std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
   };
   constexpr char kConvert[] =
       ": convert it with examples/gpu-eval/torch_to_safetensors.py (docs/models.md)";
