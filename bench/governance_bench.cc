@@ -376,12 +376,18 @@ int main(int argc, char** argv) {
               static_cast<long long>(commits_after.shred_checkpoints_deferred -
                                      commits_before.shred_checkpoints_deferred));
   {
-    // What each group's crypto-shredding checkpoint copied into the database file.
-    const int64_t groups = commits_after.groups - commits_before.groups;
+    // How many WAL cuts the key-destroying groups needed (a cut may wait for the next queued
+    // group, so one can serve several), and what each cut copied into the database file.
+    const int64_t cuts = commits_after.shred_cuts - commits_before.shred_cuts;
+    std::printf("%-52s %12lld\n", "commit groups that destroyed a key",
+                static_cast<long long>(commits_after.shred_key_groups -
+                                       commits_before.shred_key_groups));
+    std::printf("%-52s %12lld\n", "WAL cuts after them (crypto-shredding)",
+                static_cast<long long>(cuts));
     const double kib = static_cast<double>(commits_after.shred_checkpoint_wal_bytes -
                                            commits_before.shred_checkpoint_wal_bytes) / 1024.0;
-    std::printf("%-52s %12.0f\n", "WAL checkpointed per commit group (KiB)",
-                groups > 0 ? kib / static_cast<double>(groups) : 0.0);
+    std::printf("%-52s %12.0f\n", "WAL checkpointed per cut (KiB)",
+                cuts > 0 ? kib / static_cast<double>(cuts) : 0.0);
     std::printf("%-52s %12.1f\n", "WAL checkpointed per erasure (KiB)",
                 report->erased > 0 ? kib / static_cast<double>(report->erased) : 0.0);
   }

@@ -38,6 +38,11 @@ namespace {
 constexpr std::chrono::milliseconds kShredHeldRetryInterval{1};
 constexpr std::chrono::milliseconds kShredRetryInterval{50};
 constexpr int kShredWaitMs = 100;
+// How long the writer may put off a cut, once a key is destroyed, while more groups are queued:
+// each cut costs about as much as a commit (mostly its syncs), so under a bulk erasure one cut
+// after several groups serves all their erasures. Well under Options::shred_wait_ms, so that a
+// cut put off this way is tried long before its committers' deadline.
+constexpr std::chrono::milliseconds kShredCoalesceLimit{10};
 
 using internal::Connection;
 using internal::SqlValue;
@@ -811,8 +816,15 @@ class SqliteMetadataStore::Impl {
   Result<CommitResult> Commit(WriteBatch batch);
   void CommitAsync(WriteBatch batch, CommitCallback done);
   GroupCommitStats stats() const {
-    return {groups_.load(), batches_.load(), shred_deferred_.load(), shred_pending_.load(),
-            shred_wal_bytes_.load()};
+    GroupCommitStats stats;
+    stats.groups = groups_.load();
+    stats.batches = batches_.load();
+    stats.shred_checkpoints_deferred = shred_deferred_.load();
+    stats.shred_checkpoint_pending = shred_pending_.load();
+    stats.shred_checkpoint_wal_bytes = shred_wal_bytes_.load();
+    stats.shred_cuts = shred_cuts_.load();
+    stats.shred_key_groups = shred_key_groups_.load();
+    return stats;
   }
 
   // FindArtifact's answers are kept while no group that may change an artifact runs: read the
@@ -906,6 +918,10 @@ class SqliteMetadataStore::Impl {
   // After a group's COMMIT: the crypto-shredding checkpoint, when the group destroyed a key or
   // an earlier cut is still to be done. True when the WAL is cut (or needed no cut).
   bool ShredCheckpoint(bool destroyed_key);
+  // After a group's COMMIT, with a cut due: true when it may wait for the next group instead
+  // (more batches are queued, and the first key destroyed since the last cut was destroyed
+  // less than kShredCoalesceLimit ago).
+  bool CoalesceCut();
   // Lets the first `count` held sets' committers return (their WAL was cut when `cut`).
   void ReleaseHeld(size_t count, bool cut);
   // Releases, uncut, the held sets whose deadline has passed.
@@ -921,12 +937,16 @@ class SqliteMetadataStore::Impl {
   AuditState audit_;
   int64_t keys_destroyed_ = 0;  // data key rows deleted, rolled-back deletions included
   std::deque<HeldShred> held_;  // oldest first
+  // When the first key destroyed since the last cut was committed; empty when none is uncut.
+  std::optional<std::chrono::steady_clock::time_point> uncut_since_;
   uint32_t next_ticket_ = 0;
   // A key-destroying group's checkpoint could not truncate the WAL yet (set by the writer,
   // read by stats()).
   std::atomic<bool> shred_pending_{false};
   std::atomic<int64_t> shred_deferred_{0};
   std::atomic<int64_t> shred_wal_bytes_{0};
+  std::atomic<int64_t> shred_cuts_{0};
+  std::atomic<int64_t> shred_key_groups_{0};
   std::string wal_path_;  // the database's -wal file
   int64_t data_version_ = 0;  // PRAGMA data_version when audit_ was last in step with the file
 
@@ -1287,7 +1307,18 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
     group[i]->destroyed_key = group[i]->destroyed_key && results[i]->ok();
     destroyed_key = destroyed_key || group[i]->destroyed_key;
   }
-  const bool cut = ShredCheckpoint(destroyed_key);
+  if (destroyed_key) {
+    shred_key_groups_.fetch_add(1);
+    if (!uncut_since_) uncut_since_ = std::chrono::steady_clock::now();
+  }
+  // While more groups are queued, the cut may wait for them (kShredCoalesceLimit): its
+  // key-destroying committers wait on a ticket, as for a cut that readers held up.
+  bool cut = false;
+  if (CoalesceCut()) {
+    shred_pending_ = true;
+  } else {
+    cut = ShredCheckpoint(destroyed_key);
+  }
   HeldShred held{0, {}, {}};
   if (!cut && destroyed_key) {
     if (++next_ticket_ == 0) ++next_ticket_;  // 0 means "no wait"
@@ -1423,7 +1454,20 @@ bool SqliteMetadataStore::Impl::TruncateWal(int busy_timeout_ms) {
   // Counted once, by the try that cut the WAL: a held-up checkpoint is tried again and again,
   // and counting each try would count the same frames again.
   if (done && !ec) shred_wal_bytes_.fetch_add(static_cast<int64_t>(wal_bytes));
+  if (done && uncut_since_) {
+    shred_cuts_.fetch_add(1);
+    uncut_since_.reset();
+  }
   return done;
+}
+
+bool SqliteMetadataStore::Impl::CoalesceCut() {
+  if (!uncut_since_ ||
+      std::chrono::steady_clock::now() - *uncut_since_ >= kShredCoalesceLimit) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return !queue_.empty() && !stopping_;
 }
 
 bool SqliteMetadataStore::Impl::ShredCheckpoint(bool destroyed_key) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -199,6 +200,16 @@ class SqliteMetadataStoreTest : public ::testing::Test {
       return nullptr;
     }
     return reader;
+  }
+
+  // Reopens the store so that a commit that destroyed a key waits up to `ms` for the WAL's cut.
+  void ReopenWithShredWait(int ms) {
+    store_.reset();
+    SqliteMetadataStore::Options options;
+    options.shred_wait_ms = ms;
+    auto opened = SqliteMetadataStore::Open(path_, options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
   }
 
   void Insert(const ArtifactRecord& a, const std::string& key = "wrapped") {
@@ -769,12 +780,7 @@ TEST_F(SqliteMetadataStoreTest, AHeldUpShreddingCheckpointHoldsOnlyTheCommitThat
   // While a reader keeps the WAL from being cut, the commit that destroyed a key waits for the
   // cut (here as long as the reader reads: its wait is a minute), and a commit that destroyed
   // none returns without waiting for it.
-  store_.reset();
-  SqliteMetadataStore::Options options;
-  options.shred_wait_ms = 60'000;
-  auto opened = SqliteMetadataStore::Open(path_, options);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  store_ = std::move(*opened);
+  ASSERT_NO_FATAL_FAILURE(ReopenWithShredWait(60'000));
   Insert(Artifact("a1", "acme/d", "1.0.0"), "waiting-secret-key");
   auto contains_key = [&](const std::string& file) {
     return testing::ReadTextFile(file).find("waiting-secret-key") != std::string::npos;
@@ -874,6 +880,101 @@ TEST_F(SqliteMetadataStoreTest, KeyDeletionsBesideOtherWritesAndReadersAllReturn
   for (const std::string& file : {path_, path_ + "-wal"}) {
     EXPECT_EQ(testing::ReadTextFile(file).find("stress-secret-"), std::string::npos) << file;
   }
+}
+
+TEST_F(SqliteMetadataStoreTest, KeyDeletionsQueuedBehindEachOtherShareOneCut) {
+  // A key-destroying group whose next group is already queued puts its WAL cut off until that
+  // group has committed, so that one cut serves both; its committer still returns only after
+  // the cut. The second deletion is queued while the writer waits for a lock that another
+  // connection holds on the first one's group. Should the writer not have taken the first
+  // deletion yet when the second arrives, both form one group: the scenario is tried again.
+  // A deletion returns by its cut, never by its deadline.
+  ASSERT_NO_FATAL_FAILURE(ReopenWithShredWait(60'000));
+  auto in_files = [&](const std::string& secret) {
+    return testing::ReadTextFile(path_).find(secret) != std::string::npos ||
+           testing::ReadTextFile(path_ + "-wal").find(secret) != std::string::npos;
+  };
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const std::string n = std::to_string(attempt);
+    Insert(Artifact("qa" + n, "acme/qa" + n, "1.0.0"), "queued-secret-a" + n);
+    Insert(Artifact("qb" + n, "acme/qb" + n, "1.0.0"), "queued-secret-b" + n);
+    const SqliteMetadataStore::GroupCommitStats before = store_->group_commit_stats();
+
+    sqlite3* blocker = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &blocker), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    std::mutex mu;
+    std::condition_variable cv;
+    int done = 0;
+    std::vector<std::string> failures;
+    auto delete_key = [&](const std::string& id, const std::string& secret) {
+      store_->CommitAsync(WriteBatch().Add(mutation::DeleteDataKey{id}),
+                          [&, id, secret](Result<CommitResult> result) {
+                            std::string failure;
+                            if (!result.ok()) failure = id + ": " + result.status().ToString();
+                            if (in_files(secret)) failure = id + ": key still in the files";
+                            std::lock_guard<std::mutex> lock(mu);
+                            if (!failure.empty()) failures.push_back(failure);
+                            ++done;
+                            cv.notify_all();
+                          });
+    };
+    delete_key("qa" + n, "queued-secret-a" + n);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the writer takes it, waits
+    delete_key("qb" + n, "queued-secret-b" + n);
+    ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(blocker);
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == 2; }));
+      EXPECT_TRUE(failures.empty()) << failures.front();
+    }
+    const SqliteMetadataStore::GroupCommitStats after = store_->group_commit_stats();
+    if (after.shred_key_groups - before.shred_key_groups == 2) {
+      EXPECT_EQ(after.shred_cuts - before.shred_cuts, 1);
+      EXPECT_FALSE(after.shred_checkpoint_pending);
+      return;
+    }
+  }
+  FAIL() << "the writer never took the first deletion alone";
+}
+
+TEST_F(SqliteMetadataStoreTest, EveryKeyDeletionReturnsAfterItsKeyLeftTheFiles) {
+  // Many threads destroying keys at once: groups queue behind each other, and cuts are put off
+  // while they do. Each deletion, as it returns, finds its key in neither the database nor the
+  // WAL.
+  // A deletion returns by its cut, never by its deadline.
+  ASSERT_NO_FATAL_FAILURE(ReopenWithShredWait(60'000));
+  constexpr int kThreads = 8;
+  constexpr int kKeysPerThread = 6;
+  auto secret = [](int i) { return "returning-secret-" + std::to_string(1000 + i); };
+  for (int i = 0; i < kThreads * kKeysPerThread; ++i) {
+    Insert(Artifact("r" + std::to_string(i), "acme/r" + std::to_string(i), "1.0.0"), secret(i));
+  }
+  const SqliteMetadataStore::GroupCommitStats before = store_->group_commit_stats();
+  std::atomic<int> failed{0};
+  std::atomic<int> lingering{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kThreads * kKeysPerThread; i += kThreads) {
+        if (!store_->Commit(WriteBatch().Add(mutation::DeleteDataKey{"r" + std::to_string(i)}))
+                 .ok()) {
+          ++failed;
+        }
+        for (const std::string& file : {path_, path_ + "-wal"}) {
+          if (testing::ReadTextFile(file).find(secret(i)) != std::string::npos) ++lingering;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(lingering.load(), 0);
+  const SqliteMetadataStore::GroupCommitStats after = store_->group_commit_stats();
+  EXPECT_GE(after.shred_key_groups - before.shred_key_groups, 1);
+  EXPECT_LE(after.shred_cuts - before.shred_cuts, after.shred_key_groups - before.shred_key_groups);
+  EXPECT_FALSE(after.shred_checkpoint_pending);
 }
 
 TEST_F(SqliteMetadataStoreTest, OpenCutsTheWalACrashLeft) {
