@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #if defined(SOV_HAVE_CBLAS)
 #include <cblas.h>
@@ -132,23 +133,36 @@ std::vector<float> PackPanels(std::span<const float> w, int64_t out, int64_t in,
 // How Y is cut into per-task blocks: row blocks, each split into column groups when there are
 // too few row blocks to keep every thread busy (small batches).
 struct Partition {
-  int64_t row_block = 0;  // rows per task
+  // The rows are shared out in units of row_unit rows (the kernel's strip height), as evenly as
+  // whole units allow: the first row_units % row_tasks tasks get one unit more than the others,
+  // so that no thread is left with a short last block while the others work on.
+  int64_t row_unit = 1;
+  int64_t row_units = 0;
   int64_t row_tasks = 0;
   int64_t col_block = 0;  // columns per task, a multiple of the engine's panel width
   int64_t col_tasks = 0;
+
+  // Rows [first, second) of row task `i`, for a product of `n` rows.
+  std::pair<int64_t, int64_t> Rows(int64_t i, int64_t n) const {
+    const int64_t base = row_units / row_tasks;
+    const int64_t extra = row_units % row_tasks;
+    const int64_t begin = i * base + std::min(i, extra);
+    const int64_t end = begin + base + (i < extra ? 1 : 0);
+    return {begin * row_unit, std::min(n, end * row_unit)};
+  }
 };
 
 Partition Split(int64_t n, int64_t out, int threads, int64_t max_row_block, int64_t row_multiple,
                 int64_t col_multiple) {
   Partition p;
-  // Equal row blocks, at most max_row_block rows, rounded up to the kernel's strip height.
+  // Row blocks of about max_row_block rows at most, whole strips of the kernel each.
   int64_t row_tasks = std::max<int64_t>((n + max_row_block - 1) / max_row_block, 1);
   if (row_tasks < threads && n >= threads * row_multiple * 4) row_tasks = threads;
   // A whole number of rounds over the threads, so that none idles through the last one.
   if (row_tasks > threads) row_tasks = (row_tasks + threads - 1) / threads * threads;
-  p.row_block = (n + row_tasks - 1) / row_tasks;
-  p.row_block = (p.row_block + row_multiple - 1) / row_multiple * row_multiple;
-  p.row_tasks = (n + p.row_block - 1) / p.row_block;
+  p.row_unit = row_multiple;
+  p.row_units = (n + row_multiple - 1) / row_multiple;
+  p.row_tasks = std::min(row_tasks, p.row_units);
   const int64_t col_units = (out + col_multiple - 1) / col_multiple;
   int64_t col_tasks = 1;
   if (p.row_tasks < threads) {
@@ -177,16 +191,16 @@ Partition SplitForBlas(int64_t n, int64_t out, int threads) {
   int64_t best_cost = 0;
   for (int64_t row_tasks = 1; row_tasks <= threads; ++row_tasks) {
     const int64_t col_tasks_wanted = threads / row_tasks;
-    const int64_t row_block = (n + row_tasks - 1) / row_tasks;
     const int64_t col_tasks = std::min(col_tasks_wanted, col_units);
     const int64_t col_block = (col_units + col_tasks - 1) / col_tasks * kColMultiple;
     Partition p;
-    p.row_block = row_block;
-    p.row_tasks = (n + row_block - 1) / row_block;
+    p.row_units = n;
+    p.row_tasks = std::min(row_tasks, n);
     p.col_block = std::min(col_block, out);
     p.col_tasks = (out + p.col_block - 1) / p.col_block;
     const int64_t tasks = p.row_tasks * p.col_tasks;
-    const int64_t cost = p.row_block + p.col_block;  // packed rows per thread
+    const int64_t row_block = (n + p.row_tasks - 1) / p.row_tasks;
+    const int64_t cost = row_block + p.col_block;  // packed rows per thread, at most
     if (tasks > best_tasks || (tasks == best_tasks && cost <= best_cost)) {
       best = p;
       best_tasks = tasks;
@@ -201,9 +215,8 @@ void RunPartition(const Partition& p, int64_t n, int64_t out, ThreadPool& pool,
                   const std::function<void(int64_t, int64_t, int64_t, int64_t)>& block,
                   const GemmEpilogue& epilogue) {
   pool.Run(p.row_tasks * p.col_tasks, [&](int64_t task) {
-    const int64_t r0 = (task / p.col_tasks) * p.row_block;
+    const auto [r0, r1] = p.Rows(task / p.col_tasks, n);
     const int64_t c0 = (task % p.col_tasks) * p.col_block;
-    const int64_t r1 = std::min(n, r0 + p.row_block);
     const int64_t c1 = std::min(out, c0 + p.col_block);
     block(r0, r1, c0, c1);
     if (epilogue) epilogue(r0, r1, c0, c1);

@@ -16,8 +16,11 @@
 #include <deque>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu-eval/backend.h"
@@ -561,6 +564,49 @@ TEST(GemmTest, BuiltinRowsDoNotDependOnBatchOrThreads) {
                   0)
             << "batch " << batch << " rows " << r0 << ".." << r0 + rows;
       }
+    }
+  }
+}
+
+TEST(GemmTest, BuiltinSharesRowsOutEvenly) {
+  // The built-in engine cuts a batch into row blocks of whole 6-row strips, the first blocks one
+  // strip more than the rest, so that no thread works on alone through a block much larger than
+  // the others (a batch of 1,024 on 2 threads used to be 11 blocks of 90 rows and one of 34).
+  // Only the block that ends the batch may be shorter by the rows its last strip lacks.
+  constexpr int64_t kStrip = 6;
+  std::mt19937 rng(5);
+  const int64_t in = 8;
+  const int64_t out = 64;
+  const std::vector<float> w = RandomVector(rng, static_cast<size_t>(out * in), 1.0f);
+  const internal::PackedWeights packed = internal::PackedWeights::PackBuiltin(w, out, in, {});
+  for (int threads : {2, 16}) {
+    internal::ThreadPool pool(threads);
+    for (int64_t n : {1024, 4096, 1000, 583}) {
+      SCOPED_TRACE("threads " + std::to_string(threads) + ", n " + std::to_string(n));
+      const std::vector<float> x = RandomVector(rng, static_cast<size_t>(n * in), 1.0f);
+      std::vector<float> y(static_cast<size_t>(n * out));
+      std::mutex mu;
+      std::set<std::pair<int64_t, int64_t>> blocks;
+      internal::Sgemm(x.data(), n, packed, y.data(), pool, [&](int64_t r0, int64_t r1, int64_t,
+                                                                 int64_t) {
+        std::lock_guard<std::mutex> lock(mu);
+        blocks.insert({r0, r1});
+      });
+      ASSERT_GT(blocks.size(), 1u);
+      int64_t largest = 0;
+      for (const auto& [r0, r1] : blocks) largest = std::max(largest, r1 - r0);
+      int64_t next = 0;
+      for (const auto& [r0, r1] : blocks) {
+        EXPECT_EQ(r0, next);
+        next = r1;
+        if (r1 < n) {
+          EXPECT_EQ((r1 - r0) % kStrip, 0) << r0 << ".." << r1;
+          EXPECT_LE(largest - (r1 - r0), kStrip) << r0 << ".." << r1;
+        } else {
+          EXPECT_LT(largest - (r1 - r0), 2 * kStrip) << r0 << ".." << r1;
+        }
+      }
+      EXPECT_EQ(next, n);
     }
   }
 }
