@@ -105,6 +105,8 @@ Status Erase(registry::Registry& registry, const policy::Policy& policy, const R
              const std::string& request_id) {
   registry::Registry::EraseRequest request;
   request.reason = RetentionReason(item);
+  // The sweep waits for the shredding of all its erasures at its end (SweepRetention).
+  request.await_shredding = false;
   std::vector<registry::AuditEvent> audit = {
       RetentionEvent(item, policy, request_id, "erased", "")};
   Result<ErasureOutcome> erased = EraseWithLineage(registry, policy, item.artifact, request,
@@ -500,6 +502,9 @@ Result<SweepReport> SweepRetention(registry::Registry& registry, const policy::P
   }
   SweepWorker(run);
   for (std::thread& worker : workers) worker.join();
+  // The erasures did not wait for their keys to leave the store's files (the WAL's cut), so
+  // that the workers went on meanwhile and one cut served many of them: wait for it now.
+  registry.AwaitShredding();
 
   SweepReport report;
   report.stopped = run.stopped.load();

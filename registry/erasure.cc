@@ -66,6 +66,8 @@ std::string ErasurePayload(const ArtifactRecord& artifact, const Tombstone& tomb
 
 }  // namespace
 
+void Registry::AwaitShredding() { store_->AwaitShredding(); }
+
 Result<ArtifactRecord> Registry::Erase(const std::string& name, const std::string& version,
                                        const EraseRequest& request, const Actor& actor,
                                        std::vector<AuditEvent> audit) {
@@ -117,6 +119,7 @@ Result<ArtifactRecord> Registry::Erase(const std::string& name, const std::strin
     updated.update_time = tombstone.erase_time;
 
     WriteBatch batch;
+    batch.await_shredding = request.await_shredding;
     batch.Add(mutation::DeleteDataKey{artifact.id});
     // The tombstone and history event point at the ERASURE entry that follows.
     batch.Add(mutation::UpdateArtifact{updated, /*link_next_audit=*/true});

@@ -69,7 +69,9 @@ struct UpdateArtifact {
   ArtifactRecord artifact;
   bool link_next_audit = false;
 };
-// Destroys an artifact's wrapped data key (crypto-shredding). OK when already gone.
+// Destroys an artifact's wrapped data key (crypto-shredding). OK when already gone. The commit
+// returns once no copy of the key is left in the store's files either (a store with a log of
+// old pages, like SQLite's WAL, first cuts it), unless the batch sets await_shredding = false.
 struct DeleteDataKey {
   std::string artifact_id;
 };
@@ -109,6 +111,11 @@ using Mutation =
 // Mutations applied in order, all or nothing.
 struct WriteBatch {
   std::vector<Mutation> mutations;
+  // False: a commit that destroyed a data key returns once it is durable, without waiting for
+  // the key's bytes to leave the store's files; the caller then calls
+  // MetadataStore::AwaitShredding before it reports the key destroyed. For bulk erasure (the
+  // retention sweep), whose next commits need not wait for this one's shredding.
+  bool await_shredding = true;
 
   template <typename M>
   WriteBatch& Add(M m) {
@@ -202,6 +209,11 @@ class MetadataStore {
   virtual void CommitAsync(WriteBatch batch, CommitCallback done) {
     done(Commit(std::move(batch)));
   }
+
+  // Returns once every key destroyed by a commit that returned before this call has left the
+  // store's files, as a commit with await_shredding waits for it (including that wait's
+  // deadline). The default is for stores that keep no old copies: nothing to wait for.
+  virtual void AwaitShredding() {}
 
   // Artifacts. Find* return nullopt when absent (erased artifacts are present, stage ERASED).
   virtual Result<std::optional<ArtifactRecord>> FindArtifact(const std::string& name,

@@ -254,6 +254,10 @@ class Registry {
   struct EraseRequest {
     std::string reason;              // 1 to 1024 characters
     std::string subject_request_id;  // at most 256 characters; may be empty
+    // False: return once the erasure is durable, before the destroyed key's bytes have left
+    // the metadata store's files (WriteBatch::await_shredding); the caller must call
+    // AwaitShredding() before it reports the erasure done. For bulk erasure.
+    bool await_shredding = true;
   };
   // Crypto-shreds name@version: in one batch, destroys its wrapped data key, sets stage ERASED
   // with a tombstone and history event, and appends a registry-signed ERASURE record (the
@@ -264,6 +268,9 @@ class Registry {
   Result<ArtifactRecord> Erase(const std::string& name, const std::string& version,
                                const EraseRequest& request, const Actor& actor,
                                std::vector<AuditEvent> audit);
+  // Returns once the keys of every Erase that returned before this call have left the metadata
+  // store's files (MetadataStore::AwaitShredding); for erasures made with await_shredding off.
+  void AwaitShredding();
   // Adds a lineage notice to name@version, and when `transition` is set, changes its stage in
   // the same batch (a revoke). A LINEAGE_PROPAGATION entry records it with `audit`. Idempotent: a
   // notice for the same erased ancestor is not added twice.

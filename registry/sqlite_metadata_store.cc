@@ -38,10 +38,11 @@ namespace {
 constexpr std::chrono::milliseconds kShredHeldRetryInterval{1};
 constexpr std::chrono::milliseconds kShredRetryInterval{50};
 constexpr int kShredWaitMs = 100;
-// How long the writer may put off a cut, once a key is destroyed, while more groups are queued:
-// each cut costs about as much as a commit (mostly its syncs), so under a bulk erasure one cut
-// after several groups serves all their erasures. Well under Options::shred_wait_ms, so that a
-// cut put off this way is tried long before its committers' deadline.
+// How long the writer may put off a cut, once a key is destroyed, while more groups are queued
+// and no committer waits for the cut (WriteBatch::await_shredding off, as in a retention
+// sweep): each cut costs about as much as a commit (mostly its syncs), so under a bulk erasure
+// one cut after several groups serves all their erasures. A commit that awaits its shredding
+// (a tenant's Erase) is cut right after its group, as before.
 constexpr std::chrono::milliseconds kShredCoalesceLimit{10};
 
 using internal::Connection;
@@ -815,6 +816,7 @@ class SqliteMetadataStore::Impl {
 
   Result<CommitResult> Commit(WriteBatch batch);
   void CommitAsync(WriteBatch batch, CommitCallback done);
+  void AwaitShredding();
   GroupCommitStats stats() const {
     GroupCommitStats stats;
     stats.groups = groups_.load();
@@ -919,8 +921,8 @@ class SqliteMetadataStore::Impl {
   // an earlier cut is still to be done. True when the WAL is cut (or needed no cut).
   bool ShredCheckpoint(bool destroyed_key);
   // After a group's COMMIT, with a cut due: true when it may wait for the next group instead
-  // (more batches are queued, and the first key destroyed since the last cut was destroyed
-  // less than kShredCoalesceLimit ago).
+  // (no committer awaits the cut, more batches are queued, and the first key destroyed since
+  // the last cut was destroyed less than kShredCoalesceLimit ago).
   bool CoalesceCut();
   // Lets the first `count` held sets' committers return (their WAL was cut when `cut`).
   void ReleaseHeld(size_t count, bool cut);
@@ -937,8 +939,12 @@ class SqliteMetadataStore::Impl {
   AuditState audit_;
   int64_t keys_destroyed_ = 0;  // data key rows deleted, rolled-back deletions included
   std::deque<HeldShred> held_;  // oldest first
+  // The ticket of the last held set (0: none yet), for AwaitShredding.
+  std::atomic<uint32_t> last_ticket_{0};
   // When the first key destroyed since the last cut was committed; empty when none is uncut.
   std::optional<std::chrono::steady_clock::time_point> uncut_since_;
+  // A commit that awaits its shredding destroyed a key since the last cut.
+  bool awaited_uncut_ = false;
   uint32_t next_ticket_ = 0;
   // A key-destroying group's checkpoint could not truncate the WAL yet (set by the writer,
   // read by stats()).
@@ -1233,6 +1239,13 @@ Result<CommitResult> SqliteMetadataStore::Impl::Commit(WriteBatch batch) {
   return std::move(*pending.result);
 }
 
+void SqliteMetadataStore::Impl::AwaitShredding() {
+  // Every key-destroying group that finished before this call has either been cut, or holds a
+  // ticket no later than the last one given: wait for that one's release.
+  const uint32_t ticket = last_ticket_.load(std::memory_order_acquire);
+  if (ticket != 0) WaitUntilReached(shred_released_, ticket);
+}
+
 void SqliteMetadataStore::Impl::CommitAsync(WriteBatch batch, CommitCallback done) {
   auto pending = std::make_unique<Pending>(
       Pending{std::move(batch), {}, 0, std::nullopt, std::move(done)});
@@ -1310,9 +1323,13 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   if (destroyed_key) {
     shred_key_groups_.fetch_add(1);
     if (!uncut_since_) uncut_since_ = std::chrono::steady_clock::now();
+    for (const Pending* pending : group) {
+      if (pending->destroyed_key && pending->batch.await_shredding) awaited_uncut_ = true;
+    }
   }
-  // While more groups are queued, the cut may wait for them (kShredCoalesceLimit): its
-  // key-destroying committers wait on a ticket, as for a cut that readers held up.
+  // While more groups are queued and no committer awaits the cut, it may wait for them
+  // (kShredCoalesceLimit); until it is made, its key-destroying groups hold a ticket, as for a
+  // cut that readers held up.
   bool cut = false;
   if (CoalesceCut()) {
     shred_pending_ = true;
@@ -1329,8 +1346,11 @@ void SqliteMetadataStore::Impl::RunGroup(std::vector<Pending*>& group, uint32_t 
   // A synchronous committer may return (and free its Pending) as soon as the group's number is
   // published, so the asynchronous ones are picked out before.
   std::vector<std::unique_ptr<Pending>> asynchronous;
+  if (held.ticket != 0) last_ticket_.store(held.ticket, std::memory_order_release);
   for (size_t i = 0; i < group.size(); ++i) {
-    const bool holds = held.ticket != 0 && group[i]->destroyed_key;
+    // A batch that does not await its shredding returns now (AwaitShredding waits for it).
+    const bool holds =
+        held.ticket != 0 && group[i]->destroyed_key && group[i]->batch.await_shredding;
     group[i]->result = std::move(*results[i]);
     if (holds) group[i]->shred_ticket = held.ticket;
     if (!group[i]->done) continue;
@@ -1458,11 +1478,12 @@ bool SqliteMetadataStore::Impl::TruncateWal(int busy_timeout_ms) {
     shred_cuts_.fetch_add(1);
     uncut_since_.reset();
   }
+  if (done) awaited_uncut_ = false;
   return done;
 }
 
 bool SqliteMetadataStore::Impl::CoalesceCut() {
-  if (!uncut_since_ ||
+  if (!uncut_since_ || awaited_uncut_ ||
       std::chrono::steady_clock::now() - *uncut_since_ >= kShredCoalesceLimit) {
     return false;
   }
@@ -1933,6 +1954,8 @@ Result<CommitResult> SqliteMetadataStore::Commit(WriteBatch batch) {
 void SqliteMetadataStore::CommitAsync(WriteBatch batch, CommitCallback done) {
   impl_->CommitAsync(std::move(batch), std::move(done));
 }
+
+void SqliteMetadataStore::AwaitShredding() { impl_->AwaitShredding(); }
 
 Result<std::optional<ArtifactRecord>> SqliteMetadataStore::FindArtifact(
     const std::string& name, const std::string& version) {

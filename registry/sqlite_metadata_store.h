@@ -14,8 +14,10 @@
 // the writer cuts the WAL (wal_checkpoint(TRUNCATE)) so that no old page keeps the key: the
 // commits that destroyed one return after the cut, or after Options::shred_wait_ms while
 // readers hold it up (the writer goes on meanwhile and retries); the others never wait for
-// it. While more groups are queued, the writer runs them before the cut, for at most 10 ms, so
-// that one cut serves them all. Reads use a small pool of read-only
+// it. A commit that does not await its shredding (WriteBatch::await_shredding off: a retention
+// sweep's erasures) returns at its group's commit; while more groups are queued and no
+// committer awaits the cut, the writer runs them before the cut, for at most 10 ms, so that
+// one cut serves them all, and AwaitShredding waits for it. Reads use a small pool of read-only
 // connections that run beside the writer (WAL) and each see one consistent snapshot;
 // FindArtifact's answers are also kept in memory, and not used while or after a group that may
 // change an artifact runs; the cache knows only this store's commits, so a file that another
@@ -81,8 +83,8 @@ class SqliteMetadataStore final : public MetadataStore {
     // write amplification of erasures.
     int64_t shred_checkpoint_wal_bytes = 0;
     // Cuts of the WAL after destroyed keys, and the groups that destroyed one: while more
-    // groups are queued, the writer puts a cut off for at most 10 ms, so that under a bulk
-    // erasure one cut serves several groups.
+    // groups are queued and no committer awaits the cut, the writer puts it off for at most
+    // 10 ms, so that under a bulk erasure one cut serves several groups.
     int64_t shred_cuts = 0;
     int64_t shred_key_groups = 0;
   };
@@ -94,6 +96,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<CommitResult> Commit(WriteBatch batch) override;
   // `done` runs on the store's completer thread once the batch's group has committed, in order.
   void CommitAsync(WriteBatch batch, CommitCallback done) override;
+  void AwaitShredding() override;
   Result<std::optional<ArtifactRecord>> FindArtifact(const std::string& name,
                                                      const std::string& version) override;
   Result<std::optional<ArtifactRecord>> FindArtifactById(const std::string& id) override;

@@ -5,6 +5,7 @@
 // does, and a policy text with retention rules.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -31,7 +32,8 @@
 namespace sov::gateway::testing {
 
 // Forwards to a real store; Commit fails (UNAVAILABLE) for a batch that updates, or destroys the
-// key of, an artifact whose id is in the failing set.
+// key of, an artifact whose id is in the failing set. Counts the key destructions committed
+// without awaiting their shredding, and how many of them no AwaitShredding call has followed.
 class FailingStore final : public registry::MetadataStore {
  public:
   explicit FailingStore(std::shared_ptr<registry::MetadataStore> inner) : inner_(std::move(inner)) {}
@@ -57,7 +59,38 @@ class FailingStore final : public registry::MetadataStore {
         }
       }
     }
-    return inner_->Commit(std::move(batch));
+    const bool unawaited =
+        !batch.await_shredding &&
+        std::any_of(batch.mutations.begin(), batch.mutations.end(), [](const auto& m) {
+          return std::holds_alternative<registry::mutation::DeleteDataKey>(m);
+        });
+    Result<registry::CommitResult> result = inner_->Commit(std::move(batch));
+    if (unawaited && result.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++unawaited_;
+      ++unawaited_total_;
+    }
+    return result;
+  }
+  void AwaitShredding() override {
+    int64_t before;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      before = unawaited_;
+    }
+    inner_->AwaitShredding();
+    std::lock_guard<std::mutex> lock(mu_);
+    unawaited_ -= before;
+  }
+  // Key destructions committed without awaiting their shredding: since the last AwaitShredding
+  // that began after them, and in all.
+  int64_t unawaited() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unawaited_;
+  }
+  int64_t unawaited_total() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unawaited_total_;
   }
   Result<std::optional<registry::ArtifactRecord>> FindArtifact(const std::string& name,
                                                                const std::string& version) override {
@@ -124,6 +157,8 @@ class FailingStore final : public registry::MetadataStore {
   std::shared_ptr<registry::MetadataStore> inner_;
   std::mutex mu_;
   std::set<std::string> failing_;
+  int64_t unawaited_ = 0;
+  int64_t unawaited_total_ = 0;
 };
 
 // Retention: personal data 10 days then erase; models 20 days then revoke; internal data 40

@@ -305,6 +305,10 @@ TEST_F(RetentionTest, SweepErasesAndRevokesExactlyTheExpiredOnesAndIsIdempotent)
   EXPECT_THAT(Names(*first), ElementsAre("acme/personal:erased"));
   EXPECT_EQ(first->erased, 1);
   EXPECT_EQ(first->failed, 0);
+  // The erasure did not wait for its key's shredding (the WAL's cut); the sweep waited for it
+  // before it returned.
+  EXPECT_EQ(reg_.store().unawaited_total(), 1);
+  EXPECT_EQ(reg_.store().unawaited(), 0);
   registry::ArtifactRecord erased = reg_.Get(personal_);
   EXPECT_EQ(erased.stage, Stage::kErased);
   ASSERT_TRUE(erased.tombstone.has_value());
@@ -546,6 +550,9 @@ TEST(ConcurrentSweepTest, ManyWorkersLeaveTheSameStateEntriesAndCountsAsOne) {
   EXPECT_EQ(concurrent->unchanged, sequential->unchanged);
   EXPECT_EQ(concurrent->failed, 0);
   EXPECT_EQ(sequential->failed, 0);
+  // Each erasure went on without awaiting its shredding, and the sweep awaited them all.
+  EXPECT_EQ(many.store().unawaited_total(), concurrent->erased);
+  EXPECT_EQ(many.store().unawaited(), 0);
   EXPECT_FALSE(concurrent->stopped);
   // a, b, shared, c, c-derived, chain, x, x-personal, solo erased; x-model and m revoked.
   EXPECT_EQ(sequential->erased, 9 * kPairs);

@@ -882,61 +882,84 @@ TEST_F(SqliteMetadataStoreTest, KeyDeletionsBesideOtherWritesAndReadersAllReturn
   }
 }
 
-TEST_F(SqliteMetadataStoreTest, KeyDeletionsQueuedBehindEachOtherShareOneCut) {
-  // A key-destroying group whose next group is already queued puts its WAL cut off until that
-  // group has committed, so that one cut serves both; its committer still returns only after
-  // the cut. The second deletion is queued while the writer waits for a lock that another
-  // connection holds on the first one's group. Should the writer not have taken the first
-  // deletion yet when the second arrives, both form one group: the scenario is tried again.
-  // A deletion returns by its cut, never by its deadline.
-  ASSERT_NO_FATAL_FAILURE(ReopenWithShredWait(60'000));
+// Two key deletions, the second queued while the writer waits for a lock that another
+// connection holds on the first one's group; returns the WAL cuts the two groups needed, or -1
+// when the writer had not taken the first deletion alone yet when the second arrived (both then
+// form one group). Each deletion's completion checks that its key is out of the files, unless
+// it did not await its shredding, in which case AwaitShredding does so afterwards.
+int64_t CutsForTwoQueuedDeletions(SqliteMetadataStore& store, const std::string& path,
+                                  const std::string& tag, bool first_awaits,
+                                  std::vector<std::string>& failures) {
   auto in_files = [&](const std::string& secret) {
-    return testing::ReadTextFile(path_).find(secret) != std::string::npos ||
-           testing::ReadTextFile(path_ + "-wal").find(secret) != std::string::npos;
+    return testing::ReadTextFile(path).find(secret) != std::string::npos ||
+           testing::ReadTextFile(path + "-wal").find(secret) != std::string::npos;
   };
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    const std::string n = std::to_string(attempt);
-    Insert(Artifact("qa" + n, "acme/qa" + n, "1.0.0"), "queued-secret-a" + n);
-    Insert(Artifact("qb" + n, "acme/qb" + n, "1.0.0"), "queued-secret-b" + n);
-    const SqliteMetadataStore::GroupCommitStats before = store_->group_commit_stats();
-
-    sqlite3* blocker = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &blocker), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-    std::mutex mu;
-    std::condition_variable cv;
-    int done = 0;
-    std::vector<std::string> failures;
-    auto delete_key = [&](const std::string& id, const std::string& secret) {
-      store_->CommitAsync(WriteBatch().Add(mutation::DeleteDataKey{id}),
-                          [&, id, secret](Result<CommitResult> result) {
-                            std::string failure;
-                            if (!result.ok()) failure = id + ": " + result.status().ToString();
-                            if (in_files(secret)) failure = id + ": key still in the files";
-                            std::lock_guard<std::mutex> lock(mu);
-                            if (!failure.empty()) failures.push_back(failure);
-                            ++done;
-                            cv.notify_all();
-                          });
-    };
-    delete_key("qa" + n, "queued-secret-a" + n);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the writer takes it, waits
-    delete_key("qb" + n, "queued-secret-b" + n);
-    ASSERT_EQ(sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  const SqliteMetadataStore::GroupCommitStats before = store.group_commit_stats();
+  sqlite3* blocker = nullptr;
+  if (sqlite3_open(path.c_str(), &blocker) != SQLITE_OK ||
+      sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    failures.push_back("cannot lock the database: " + std::string(sqlite3_errmsg(blocker)));
     sqlite3_close(blocker);
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == 2; }));
-      EXPECT_TRUE(failures.empty()) << failures.front();
-    }
-    const SqliteMetadataStore::GroupCommitStats after = store_->group_commit_stats();
-    if (after.shred_key_groups - before.shred_key_groups == 2) {
-      EXPECT_EQ(after.shred_cuts - before.shred_cuts, 1);
-      EXPECT_FALSE(after.shred_checkpoint_pending);
-      return;
+    return -1;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  auto delete_key = [&](const std::string& id, bool await) {
+    WriteBatch batch;
+    batch.await_shredding = await;
+    batch.Add(mutation::DeleteDataKey{id});
+    store.CommitAsync(std::move(batch), [&, id, await](Result<CommitResult> result) {
+      std::string failure;
+      if (!result.ok()) failure = id + ": " + result.status().ToString();
+      if (await && in_files("queued-secret-" + id)) failure = id + ": key still in the files";
+      std::lock_guard<std::mutex> lock(mu);
+      if (!failure.empty()) failures.push_back(failure);
+      ++done;
+      cv.notify_all();
+    });
+  };
+  delete_key("qa" + tag, first_awaits);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the writer takes it, waits
+  delete_key("qb" + tag, false);
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == 2; })) {
+      failures.push_back("the deletions did not complete");
+      return -1;
     }
   }
-  FAIL() << "the writer never took the first deletion alone";
+  store.AwaitShredding();
+  for (const std::string& id : {"qa" + tag, "qb" + tag}) {
+    if (in_files("queued-secret-" + id)) failures.push_back(id + ": key still in the files");
+  }
+  const SqliteMetadataStore::GroupCommitStats after = store.group_commit_stats();
+  if (after.shred_key_groups - before.shred_key_groups != 2) return -1;
+  return after.shred_cuts - before.shred_cuts;
+}
+
+TEST_F(SqliteMetadataStoreTest, KeyDeletionsQueuedBehindEachOtherShareOneCut) {
+  // A key-destroying group that no committer awaits puts its WAL cut off while the next group is
+  // already queued, so that one cut serves both. A group whose committer awaits the cut (a
+  // tenant's Erase) is cut at once, whatever is queued behind it.
+  ASSERT_NO_FATAL_FAILURE(ReopenWithShredWait(60'000));
+  for (bool first_awaits : {false, true}) {
+    SCOPED_TRACE(first_awaits ? "the first deletion awaits its cut" : "neither awaits its cut");
+    int64_t cuts = -1;
+    for (int attempt = 0; attempt < 5 && cuts < 0; ++attempt) {
+      const std::string tag = std::to_string(first_awaits) + "-" + std::to_string(attempt);
+      Insert(Artifact("qa" + tag, "acme/qa" + tag, "1.0.0"), "queued-secret-qa" + tag);
+      Insert(Artifact("qb" + tag, "acme/qb" + tag, "1.0.0"), "queued-secret-qb" + tag);
+      std::vector<std::string> failures;
+      cuts = CutsForTwoQueuedDeletions(*store_, path_, tag, first_awaits, failures);
+      ASSERT_TRUE(failures.empty()) << failures.front();
+    }
+    ASSERT_GE(cuts, 0) << "the writer never took the first deletion alone";
+    EXPECT_EQ(cuts, first_awaits ? 2 : 1);
+    EXPECT_FALSE(store_->group_commit_stats().shred_checkpoint_pending);
+  }
 }
 
 TEST_F(SqliteMetadataStoreTest, EveryKeyDeletionReturnsAfterItsKeyLeftTheFiles) {
@@ -975,6 +998,38 @@ TEST_F(SqliteMetadataStoreTest, EveryKeyDeletionReturnsAfterItsKeyLeftTheFiles) 
   EXPECT_GE(after.shred_key_groups - before.shred_key_groups, 1);
   EXPECT_LE(after.shred_cuts - before.shred_cuts, after.shred_key_groups - before.shred_key_groups);
   EXPECT_FALSE(after.shred_checkpoint_pending);
+}
+
+TEST_F(SqliteMetadataStoreTest, ACommitThatDoesNotAwaitShreddingReturnsAndAwaitShreddingWaits) {
+  // With await_shredding off, a key-destroying commit returns while a reader holds up the WAL's
+  // cut; AwaitShredding returns only once the cut has been made.
+  ASSERT_NO_FATAL_FAILURE(ReopenWithShredWait(60'000));
+  store_->AwaitShredding();  // nothing destroyed yet: returns at once
+  Insert(Artifact("a1", "acme/d", "1.0.0"), "unawaited-secret-key");
+  sqlite3* reader = OpenReaderInTheWal();
+  ASSERT_NE(reader, nullptr);
+  WriteBatch batch;
+  batch.await_shredding = false;
+  batch.Add(mutation::DeleteDataKey{"a1"});
+  MustCommit(std::move(batch));
+  EXPECT_TRUE(store_->group_commit_stats().shred_checkpoint_pending);
+  EXPECT_NE(testing::ReadTextFile(path_ + "-wal").find("unawaited-secret-key"), std::string::npos);
+
+  std::atomic<bool> awaited{false};
+  std::thread waiter([&] {
+    store_->AwaitShredding();
+    awaited = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(awaited.load());
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+  waiter.join();
+  EXPECT_TRUE(awaited.load());
+  EXPECT_FALSE(store_->group_commit_stats().shred_checkpoint_pending);
+  for (const std::string& file : {path_, path_ + "-wal"}) {
+    EXPECT_EQ(testing::ReadTextFile(file).find("unawaited-secret-key"), std::string::npos) << file;
+  }
 }
 
 TEST_F(SqliteMetadataStoreTest, OpenCutsTheWalACrashLeft) {
