@@ -1,7 +1,6 @@
 // `sovctl audit tail`, `audit query`, `audit export` and `audit verify`: reading the gateway's
 // tamper-evident audit log, exporting it as JSON lines, and verifying an export (or the live
 // log) against the registry key offline. The verification itself is cli/audit_verify.h.
-#include <unistd.h>
 
 #include <cerrno>
 #include <algorithm>
@@ -190,13 +189,10 @@ int RunExport(const CommandLine& cli, const ExportOptions& opts) {
   auto stub = v1::AuditService::NewStub(connection->channel());
 
   // To a file: FILE.part, renamed once the stream ended OK, so FILE is always a whole export.
-  const bool to_stdout = opts.out == "-";
-  const std::string part = opts.out + ".part";
-  std::ofstream file;
-  if (!to_stdout) {
-    if (Status st = OpenPartFile(file, part); !st.ok()) return ReportLocalError(*cli.err, st);
-  }
-  std::ostream& sink = to_stdout ? *cli.out : file;
+  Result<ExportSink> opened = ExportSink::Open(opts.out, *cli.out);
+  if (!opened.ok()) return ReportLocalError(*cli.err, opened.status());
+  ExportSink& export_sink = *opened;
+  std::ostream& sink = export_sink.stream();
 
   grpc::ClientContext context;
   connection->PrepareCall(context, GatewayConnection::Deadline::kNone);
@@ -219,16 +215,11 @@ int RunExport(const CommandLine& cli, const ExportOptions& opts) {
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
-    if (!to_stdout) ::unlink(part.c_str());
+    export_sink.Abandon();
     return ReportRpcError(*cli.err, status, context);
   }
-  if (to_stdout) {
-    cli.out->flush();
-    return kExitOk;
-  }
-  if (Status st = CommitPartFile(file, part, opts.out); !st.ok()) {
-    return ReportLocalError(*cli.err, st);
-  }
+  if (Status st = export_sink.Commit(); !st.ok()) return ReportLocalError(*cli.err, st);
+  if (export_sink.to_stdout()) return kExitOk;
 
   if (cli.output == OutputFormat::kJson) {
     WriteJson(*cli.out, {{"file", opts.out},

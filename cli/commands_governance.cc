@@ -2,10 +2,8 @@
 // officer's view of retention (GDPR Art. 5(1)(e)) and the records of processing (Art. 30),
 // over GovernanceService. CSV output follows RFC 4180 (a header row, CRLF line ends, fields with
 // a comma, quote or line break quoted, quotes doubled); lists inside a field are joined with ';'.
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -263,13 +261,10 @@ int RunRecordsExport(const CommandLine& cli, const RecordsOptions& opts) {
   auto stub = v1::GovernanceService::NewStub(connection->channel());
 
   // To a file: FILE.part, renamed once the stream ended OK, so FILE is always a whole export.
-  const bool to_stdout = opts.out == "-";
-  const std::string part = opts.out + ".part";
-  std::ofstream file;
-  if (!to_stdout) {
-    if (Status st = OpenPartFile(file, part); !st.ok()) return ReportLocalError(*cli.err, st);
-  }
-  std::ostream& sink = to_stdout ? *cli.out : file;
+  Result<ExportSink> opened = ExportSink::Open(opts.out, *cli.out);
+  if (!opened.ok()) return ReportLocalError(*cli.err, opened.status());
+  ExportSink& export_sink = *opened;
+  std::ostream& sink = export_sink.stream();
 
   grpc::ClientContext context;
   connection->PrepareCall(context, GatewayConnection::Deadline::kNone);
@@ -298,20 +293,12 @@ int RunRecordsExport(const CommandLine& cli, const RecordsOptions& opts) {
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
-    if (!to_stdout) {
-      file.close();
-      ::unlink(part.c_str());
-    }
+    export_sink.Abandon();
     return ReportRpcError(*cli.err, status, context);
   }
   if (!csv) sink << (count == 0 ? "]}\n" : "\n]}\n");
-  if (to_stdout) {
-    cli.out->flush();
-    return kExitOk;
-  }
-  if (Status st = CommitPartFile(file, part, opts.out); !st.ok()) {
-    return ReportLocalError(*cli.err, st);
-  }
+  if (Status st = export_sink.Commit(); !st.ok()) return ReportLocalError(*cli.err, st);
+  if (export_sink.to_stdout()) return kExitOk;
   if (cli.output == OutputFormat::kJson) {
     WriteJson(*cli.out, {{"file", opts.out}, {"format", opts.format}, {"records", count}});
   } else {

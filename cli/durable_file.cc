@@ -59,4 +59,23 @@ Status CommitPartFile(std::ofstream& file, const std::string& part, const std::s
   return SyncDirectory(dir.empty() ? "." : dir);
 }
 
+Result<ExportSink> ExportSink::Open(const std::string& target, std::ostream& out) {
+  ExportSink sink(target, &out);
+  sink.to_stdout_ = target == "-";
+  if (!sink.to_stdout_) SOV_RETURN_IF_ERROR(OpenPartFile(sink.file_, target + ".part"));
+  return sink;
+}
+
+Status ExportSink::Commit() {
+  if (!to_stdout_) return CommitPartFile(file_, target_ + ".part", target_);
+  out_->flush();
+  return OkStatus();
+}
+
+void ExportSink::Abandon() {
+  if (to_stdout_) return;
+  file_.close();
+  ::unlink((target_ + ".part").c_str());
+}
+
 }  // namespace sov::cli

@@ -1,9 +1,10 @@
 // Shows OpenPartFile creating FILE.part and CommitPartFile putting it in place of FILE, and that
-// a failure leaves no FILE.part.
+// a failure leaves no FILE.part; and ExportSink doing both, or writing to standard output.
 #include "cli/durable_file.h"
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -88,6 +89,52 @@ TEST_F(CommitPartFileTest, FailedStreamKeepsTheOldTarget) {
   EXPECT_EQ(st.message(), "cannot write " + part_);
   EXPECT_EQ(ReadTestFile(target_), "old export\n");
   EXPECT_FALSE(std::filesystem::exists(part_));
+}
+
+// ExportSink on a file: the export goes to FILE.part and replaces FILE at Commit; an abandoned
+// export deletes FILE.part and leaves FILE as it was.
+TEST(ExportSinkTest, CommitReplacesTheFileAndAbandonLeavesItAsItWas) {
+  TempDir dir;
+  const std::string target = dir.Join("records.csv");
+  WriteTestFile(target, "old records\n");
+  std::ostringstream out;
+
+  Result<ExportSink> abandoned = ExportSink::Open(target, out);
+  ASSERT_TRUE(abandoned.ok()) << abandoned.status().ToString();
+  EXPECT_FALSE(abandoned->to_stdout());
+  abandoned->stream() << "half a rec";
+  EXPECT_TRUE(std::filesystem::exists(target + ".part"));
+  abandoned->Abandon();
+  EXPECT_FALSE(std::filesystem::exists(target + ".part"));
+  EXPECT_EQ(ReadTestFile(target), "old records\n");
+
+  Result<ExportSink> committed = ExportSink::Open(target, out);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  committed->stream() << "new records\n";
+  Status st = committed->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(ReadTestFile(target), "new records\n");
+  EXPECT_FALSE(std::filesystem::exists(target + ".part"));
+  EXPECT_TRUE(out.str().empty());
+
+  const std::string missing = dir.Join("missing/records.csv");
+  Result<ExportSink> refused = ExportSink::Open(missing, out);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "cannot create " + missing + ".part: No such file or directory");
+}
+
+// "-" is standard output: the export goes to the given stream, and no file is made.
+TEST(ExportSinkTest, DashWritesToTheOutputStream) {
+  std::ostringstream out;
+  Result<ExportSink> sink = ExportSink::Open("-", out);
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  EXPECT_TRUE(sink->to_stdout());
+  sink->stream() << "entry\n";
+  sink->Abandon();  // nothing to delete
+  EXPECT_TRUE(sink->Commit().ok());
+  EXPECT_EQ(out.str(), "entry\n");
+  EXPECT_FALSE(std::filesystem::exists("-.part"));
 }
 
 }  // namespace
