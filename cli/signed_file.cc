@@ -1,8 +1,6 @@
 #include "cli/signed_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -31,37 +29,6 @@ bool SameVersion(const struct stat& a, const struct stat& b) {
          a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ino == b.st_ino;
 }
 
-// Sha256File with a progress callback after each block.
-Result<crypto::Digest> HashWithProgress(const std::string& path,
-                                        const std::function<void(uint64_t)>& on_progress) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    std::string message = "cannot open " + path + ": " + std::strerror(err);
-    if (err == ENOENT) return NotFound(std::move(message));
-    if (err == EACCES) return PermissionDenied(std::move(message));
-    return Internal(std::move(message));
-  }
-  crypto::Sha256 hasher;
-  std::string buffer(1 << 20, '\0');
-  uint64_t done = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Internal("cannot read " + path + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    hasher.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
-    done += static_cast<uint64_t>(n);
-    on_progress(done);
-  }
-  ::close(fd);
-  return hasher.Finish();
-}
-
 std::string Lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -73,12 +40,7 @@ Result<FileFacts> DescribeFile(const std::string& path,
                                const std::function<void(uint64_t done)>& on_progress) {
   SOV_ASSIGN_OR_RETURN(struct stat before, StatFile(path));
   if (!S_ISREG(before.st_mode)) return InvalidArgument(path + " is not a regular file");
-  crypto::Digest digest;
-  if (on_progress) {
-    SOV_ASSIGN_OR_RETURN(digest, HashWithProgress(path, on_progress));
-  } else {
-    SOV_ASSIGN_OR_RETURN(digest, crypto::Sha256File(path));
-  }
+  SOV_ASSIGN_OR_RETURN(const crypto::Digest digest, crypto::Sha256File(path, on_progress));
   SOV_ASSIGN_OR_RETURN(struct stat after, StatFile(path));
   // Size and digest must describe the same bytes; a file still being written would not.
   if (!SameVersion(before, after)) {

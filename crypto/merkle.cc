@@ -1,17 +1,16 @@
 #include "crypto/merkle.h"
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <bit>
 #include <cassert>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
+
+#include "crypto/internal/evp.h"
 
 namespace sov::crypto::merkle {
 namespace {
@@ -22,25 +21,8 @@ constexpr uint8_t kNodePrefix = 0x01;
 // never overflow the leaf count.
 constexpr uint64_t kMaxResumedSize = uint64_t{1} << 63;
 
-// Hashing cannot fail with a valid context (the same policy as crypto/sha256.cc): an OpenSSL
-// failure here means allocation or the default provider is broken, so it is reported and aborts.
-void CheckEvp(int rc, const char* call) {
-  if (rc == 1) return;
-  char reason[256] = "unknown error";
-  unsigned long err = ERR_get_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof reason);
-  std::fprintf(stderr, "sovereign: %s failed: %s\n", call, reason);
-  std::abort();
-}
-
-const EVP_MD* Sha256Md() {
-  static EVP_MD* const md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    CheckEvp(fetched != nullptr ? 1 : 0, "EVP_MD_fetch(SHA256)");
-    return fetched;
-  }();
-  return md;
-}
+using internal::CheckEvp;
+using internal::Sha256Md;
 
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }

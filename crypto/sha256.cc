@@ -1,46 +1,26 @@
 #include "crypto/sha256.h"
 
 #include <fcntl.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <span>
 #include <string>
 
 #include "common/hex.h"
+#include "crypto/internal/evp.h"
 
 namespace sov::crypto {
 namespace {
 
+using internal::CheckEvp;
+using internal::Sha256Md;
+
 constexpr std::string_view kPrefix = "sha256:";
-
-// Sha256's interface cannot fail: with a valid context, EVP's SHA-256 fails only when memory
-// allocation or the default provider is broken, so a failure is reported and aborts.
-void CheckEvp(int rc, const char* call) {
-  if (rc == 1) return;
-  char reason[256] = "unknown error";
-  unsigned long err = ERR_get_error();
-  if (err != 0) ERR_error_string_n(err, reason, sizeof reason);
-  std::fprintf(stderr, "sovereign: %s failed: %s\n", call, reason);
-  std::abort();
-}
-
-// Fetching the algorithm once avoids OpenSSL 3's implicit fetch on every EVP_DigestInit_ex.
-const EVP_MD* Sha256Md() {
-  static EVP_MD* const md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    CheckEvp(fetched != nullptr ? 1 : 0, "EVP_MD_fetch(SHA256)");
-    return fetched;
-  }();
-  return md;
-}
 
 }  // namespace
 
@@ -112,7 +92,8 @@ Digest Sha256Of(std::string_view data) {
   return digest;
 }
 
-Result<Digest> Sha256File(const std::string& path) {
+Result<Digest> Sha256File(const std::string& path,
+                          const std::function<void(uint64_t done)>& on_progress) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -125,6 +106,7 @@ Result<Digest> Sha256File(const std::string& path) {
   constexpr size_t kBufferSize = size_t{1} << 20;
   auto buffer = std::make_unique_for_overwrite<char[]>(kBufferSize);
   Sha256 hasher;
+  uint64_t done = 0;
   for (;;) {
     ssize_t n = ::read(fd, buffer.get(), kBufferSize);
     if (n < 0) {
@@ -135,6 +117,8 @@ Result<Digest> Sha256File(const std::string& path) {
     }
     if (n == 0) break;
     hasher.Update(std::string_view(buffer.get(), static_cast<size_t>(n)));
+    done += static_cast<uint64_t>(n);
+    if (on_progress) on_progress(done);
   }
   ::close(fd);
   return hasher.Finish();

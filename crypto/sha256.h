@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -47,7 +48,9 @@ class Sha256 {
 // Returns SHA-256 of `data`.
 Digest Sha256Of(std::string_view data);
 
-// Returns SHA-256 of a file's contents, streamed (never read whole into memory).
-Result<Digest> Sha256File(const std::string& path);
+// Returns SHA-256 of a file's contents, streamed (never read whole into memory). When given,
+// `on_progress` is called after each 1 MiB block with the bytes hashed so far.
+Result<Digest> Sha256File(const std::string& path,
+                          const std::function<void(uint64_t done)>& on_progress = {});
 
 }  // namespace sov::crypto

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/file.h"
 
@@ -124,6 +125,20 @@ TEST_F(Sha256FileTest, FileDigestEqualsInMemoryDigest) {
   std::string empty = dir_ + "/empty";
   ASSERT_TRUE(WriteNewFile(empty, "", 0644).ok());
   EXPECT_EQ(Sha256File(empty)->Hex(), kEmpty);
+}
+
+TEST_F(Sha256FileTest, ProgressCountsEveryByteOnceInOrder) {
+  // on_progress sees the bytes hashed so far after each block: rising, ending at the size.
+  std::string data = Pattern(2 * 1024 * 1024 + 5);
+  std::string path = dir_ + "/blob";
+  ASSERT_TRUE(WriteNewFile(path, data, 0644).ok());
+  std::vector<uint64_t> seen;
+  auto digest = Sha256File(path, [&](uint64_t done) { seen.push_back(done); });
+  ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+  EXPECT_EQ(*digest, Sha256Of(data));
+  ASSERT_GE(seen.size(), 3u);  // at least two whole 1 MiB blocks and the 5-byte tail
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]) << i;
+  EXPECT_EQ(seen.back(), data.size());
 }
 
 TEST_F(Sha256FileTest, MissingFileIsNotFound) {
