@@ -32,19 +32,6 @@ std::string Count(int64_t n) { return std::to_string(n); }
 
 Status ClientGone() { return Cancelled("the client cancelled the call"); }
 
-// Appends the call's decision now instead of when the guard would, after the handler returns: a
-// stream discloses entries long before it ends, and may never end cleanly (a crash, a kill), so
-// the read must be on record before the first entry leaves. A decision that cannot be recorded
-// stops the call, as the guard would.
-Status RecordDecisionsNow(GuardedCall& call, registry::AuditLog& audit) {
-  std::vector<registry::AuditEvent> pending = call.TakeAuditEvents();
-  if (pending.empty()) return OkStatus();
-  if (!audit.Append(std::move(pending)).ok()) {
-    return Unavailable("the audit log is unavailable; retry");
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 namespace internal {
@@ -317,7 +304,7 @@ grpc::Status AuditService::Export(grpc::ServerContext* context,
     int64_t end = request->end_index();
     if (start < 0) return InvalidArgument("start_index must not be negative");
     if (end < 0) return InvalidArgument("end_index must not be negative");
-    SOV_RETURN_IF_ERROR(RecordDecisionsNow(call, *audit_));
+    SOV_RETURN_IF_ERROR(call.AppendAuditEventsNow(*audit_));
     registry::MetadataStore& store = audit_->store();
     SOV_ASSIGN_OR_RETURN(int64_t size, store.AuditSize());
     if (start > size) {
@@ -392,7 +379,7 @@ grpc::Status AuditService::Tail(grpc::ServerContext* context, const sov::v1::Tai
                         Count(size) + " entries");
     }
     filter.start_index = next;
-    SOV_RETURN_IF_ERROR(RecordDecisionsNow(call, *audit_));
+    SOV_RETURN_IF_ERROR(call.AppendAuditEventsNow(*audit_));
     // A caller whose filter names another tenant sees nothing, but its tail stays open like
     // any other: the answer must not tell which tenants exist.
     const bool visible = internal::RestrictAuditFilterToCaller(call.principal(), filter);

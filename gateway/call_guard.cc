@@ -240,6 +240,15 @@ void GuardedCall::AddAuditEvent(registry::AuditEvent event) {
   pending_.push_back(std::move(event));
 }
 
+Status GuardedCall::AppendAuditEventsNow(registry::AuditLog& audit) {
+  std::vector<registry::AuditEvent> pending = TakeAuditEvents();
+  if (pending.empty()) return OkStatus();
+  if (!audit.Append(std::move(pending)).ok()) {
+    return Unavailable("the audit log is unavailable; retry");
+  }
+  return OkStatus();
+}
+
 Status GuardedCall::Denied(const policy::Decision& decision, std::string_view action) const {
   return internal::DenialStatus(decision, action);
 }

@@ -63,6 +63,11 @@ class GuardedCall {
   std::vector<registry::AuditEvent> TakeAuditEvents();
   // Adds an event (e.g. INTEGRITY_FAILURE) for the guard to append.
   void AddAuditEvent(registry::AuditEvent event);
+  // Appends the events not yet taken to `audit` now, instead of when the guard would after the
+  // handler returns: for streams, which disclose records long before they end and may never end
+  // cleanly (a crash, a kill), so the decision to read must be on record first. UNAVAILABLE when
+  // the log cannot take them; the handler then stops, as the guard would.
+  Status AppendAuditEventsNow(registry::AuditLog& audit);
 
   // Who acts, for the registry's own entries.
   registry::Actor actor() const;

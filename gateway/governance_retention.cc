@@ -121,17 +121,6 @@ void ItemToProto(const RetentionItem& item, sov::v1::RetentionItem* out) {
   out->set_stage(StageToProto(a.stage));
 }
 
-// Appends the call's decision now: it must precede the changes (or the records) it allowed in
-// the log, and a stream may never end cleanly.
-Status RecordDecisionsNow(GuardedCall& call, registry::AuditLog& audit) {
-  std::vector<registry::AuditEvent> pending = call.TakeAuditEvents();
-  if (pending.empty()) return OkStatus();
-  if (!audit.Append(std::move(pending)).ok()) {
-    return Unavailable("the audit log is unavailable; retry");
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 grpc::Status GovernanceService::GetRetentionPlan(grpc::ServerContext* context,
@@ -208,7 +197,7 @@ grpc::Status GovernanceService::SweepRetention(grpc::ServerContext* context,
                                                const sov::v1::SweepRetentionRequest* request,
                                                sov::v1::SweepRetentionResponse* response) {
   return guard_->Run(*context, kSweepRetentionMethod, [&](GuardedCall& call) -> Status {
-    SOV_RETURN_IF_ERROR(RecordDecisionsNow(call, registry_->audit()));
+    SOV_RETURN_IF_ERROR(call.AppendAuditEventsNow(registry_->audit()));
     SweepOptions options;
     options.dry_run = request->dry_run();
     options.concurrency = sweep_concurrency_;
@@ -230,7 +219,7 @@ grpc::Status GovernanceService::ExportProcessingRecords(
     grpc::ServerContext* context, const sov::v1::ExportProcessingRecordsRequest* request,
     grpc::ServerWriter<sov::v1::ExportProcessingRecordsResponse>* writer) {
   return guard_->Run(*context, kExportProcessingRecordsMethod, [&](GuardedCall& call) -> Status {
-    SOV_RETURN_IF_ERROR(RecordDecisionsNow(call, registry_->audit()));
+    SOV_RETURN_IF_ERROR(call.AppendAuditEventsNow(registry_->audit()));
     ProcessingRecordsOptions options;
     options.owner_tenant = request->owner_tenant();
     options.include_erased = request->include_erased();

@@ -1,7 +1,8 @@
 // Shows what the call guard asks the policy and what a denied caller is told: the request
 // carries only the tenants file's facts about the caller, every guarded method names an action
 // the engine knows, and a denial names rule, file:line and reason but no server path, no other
-// rule and no condition error.
+// rule and no condition error; a streaming handler can put its decisions on record before the
+// call ends.
 #include "gateway/call_guard.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/policy.h"
+#include "tests/gateway/governance_testing.h"
 
 namespace sov::gateway {
 namespace {
@@ -106,6 +108,28 @@ TEST(CallGuardTest, DefaultDenySaysSo) {
   EXPECT_EQ(status.message(), "identity.whoami denied: " +
                                   std::string(policy::kDefaultDenyReason) + " (policy " +
                                   policy->digest() + ")");
+}
+
+TEST(CallGuardTest, AppendAuditEventsNowRecordsDecisionsBeforeTheCallEnds) {
+  // A stream discloses records long before it ends: its decision is in the log as soon as the
+  // handler asks, and is taken, so that the guard does not append it a second time.
+  testing::GovernanceRegistry governance;
+  auto policy = policy::Policy::Load(kPolicy, "policy.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  GuardedCall call(AcmeOverToken(), "req-append-now",
+                   std::make_shared<const policy::Policy>(std::move(*policy)));
+  EXPECT_FALSE(call.Decide("identity.whoami").allowed());
+  ASSERT_TRUE(call.AppendAuditEventsNow(governance.registry().audit()).ok());
+
+  std::vector<registry::AuditEvent> decisions = governance.Entries("DECISION");
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].action, "identity.whoami");
+  EXPECT_EQ(decisions[0].request_id, "req-append-now");
+  EXPECT_TRUE(call.TakeAuditEvents().empty());
+
+  // Nothing pending: nothing appended.
+  ASSERT_TRUE(call.AppendAuditEventsNow(governance.registry().audit()).ok());
+  EXPECT_EQ(governance.Entries("DECISION").size(), 1u);
 }
 
 }  // namespace
