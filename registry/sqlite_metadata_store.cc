@@ -95,15 +95,33 @@ Result<std::string> DumpJson(const Json& j, std::string_view what) {
   }
 }
 
-Json SpecToJson(const ArtifactSpec& s) {
-  Json lineage = Json::array();
-  for (const LineageLink& l : s.lineage) {
-    lineage.push_back({{"name", l.name},
-                       {"version", l.version},
-                       {"digest", l.digest},
-                       {"relation", l.relation},
-                       {"kind", KindName(l.kind)}});
+Json LineageToJson(const std::vector<LineageLink>& links) {
+  Json out = Json::array();
+  for (const LineageLink& l : links) {
+    out.push_back({{"name", l.name},
+                   {"version", l.version},
+                   {"digest", l.digest},
+                   {"relation", l.relation},
+                   {"kind", KindName(l.kind)}});
   }
+  return out;
+}
+
+Result<std::vector<LineageLink>> LineageFromJson(const Json& j) {
+  std::vector<LineageLink> out;
+  for (const Json& l : j) {
+    LineageLink link;
+    link.name = l.at("name").get<std::string>();
+    link.version = l.at("version").get<std::string>();
+    link.digest = l.at("digest").get<std::string>();
+    link.relation = l.at("relation").get<std::string>();
+    SOV_ASSIGN_OR_RETURN(link.kind, ParseKind(l.at("kind").get<std::string>()));
+    out.push_back(std::move(link));
+  }
+  return out;
+}
+
+Json SpecToJson(const ArtifactSpec& s) {
   Json labels = Json::object();
   for (const auto& [k, v] : s.labels) labels[k] = v;
   return {
@@ -117,7 +135,7 @@ Json SpecToJson(const ArtifactSpec& s) {
       {"purposes", s.purposes},
       {"lawfulBasis", s.lawful_basis},
       {"specialCategoryCondition", s.special_category_condition},
-      {"lineage", std::move(lineage)},
+      {"lineage", LineageToJson(s.lineage)},
       {"labels", std::move(labels)},
       {"retentionDeadline",
        s.retention_deadline.has_value() ? Json(ToNanos(*s.retention_deadline)) : Json(nullptr)},
@@ -144,15 +162,7 @@ Result<ArtifactSpec> SpecFromJson(std::string_view text) {
     s.purposes = j.at("purposes").get<std::vector<std::string>>();
     s.lawful_basis = j.at("lawfulBasis").get<std::string>();
     s.special_category_condition = j.at("specialCategoryCondition").get<std::string>();
-    for (const Json& l : j.at("lineage")) {
-      LineageLink link;
-      link.name = l.at("name").get<std::string>();
-      link.version = l.at("version").get<std::string>();
-      link.digest = l.at("digest").get<std::string>();
-      link.relation = l.at("relation").get<std::string>();
-      SOV_ASSIGN_OR_RETURN(link.kind, ParseKind(l.at("kind").get<std::string>()));
-      s.lineage.push_back(std::move(link));
-    }
+    SOV_ASSIGN_OR_RETURN(s.lineage, LineageFromJson(j.at("lineage")));
     s.labels = j.at("labels").get<std::map<std::string, std::string>>();
     if (const Json& d = j.at("retentionDeadline"); !d.is_null()) {
       s.retention_deadline = FromNanos(d.get<int64_t>());
@@ -170,32 +180,6 @@ Result<ArtifactSpec> SpecFromJson(std::string_view text) {
   } catch (const Json::exception& e) {
     return DataLoss(std::string("stored upload spec is malformed: ") + e.what());
   }
-}
-
-Json LineageToJson(const std::vector<LineageLink>& links) {
-  Json out = Json::array();
-  for (const LineageLink& l : links) {
-    out.push_back({{"name", l.name},
-                   {"version", l.version},
-                   {"digest", l.digest},
-                   {"relation", l.relation},
-                   {"kind", KindName(l.kind)}});
-  }
-  return out;
-}
-
-Result<std::vector<LineageLink>> LineageFromJson(const Json& j) {
-  std::vector<LineageLink> out;
-  for (const Json& l : j) {
-    LineageLink link;
-    link.name = l.at("name").get<std::string>();
-    link.version = l.at("version").get<std::string>();
-    link.digest = l.at("digest").get<std::string>();
-    link.relation = l.at("relation").get<std::string>();
-    SOV_ASSIGN_OR_RETURN(link.kind, ParseKind(l.at("kind").get<std::string>()));
-    out.push_back(std::move(link));
-  }
-  return out;
 }
 
 Json TombstoneToJson(const Tombstone& t) {
