@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/utf8.h"
+
 namespace sov::cli {
 namespace {
 
@@ -231,44 +233,6 @@ Result<ArtifactRefText> ParseArtifactRef(std::string_view text, VersionRule rule
   return ref;
 }
 
-namespace {
-
-// Checks UTF-8 structure (lead and continuation bytes); the gateway checks the rest.
-bool IsValidUtf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t extra = 0;
-    if (c < 0x80) {
-      extra = 0;
-    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
-      extra = 1;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (text.size() - i - 1 < extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
-size_t CountCodePoints(std::string_view text) {
-  size_t n = 0;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) >> 6) != 0x2) ++n;
-  }
-  return n;
-}
-
-}  // namespace
-
 Result<std::pair<std::string, std::string>> ParseLabel(std::string_view text) {
   size_t eq = text.find('=');
   if (eq == std::string_view::npos) {
@@ -294,7 +258,7 @@ Result<std::pair<std::string, std::string>> ParseLabel(std::string_view text) {
   if (!IsValidUtf8(value)) {
     return InvalidArgument("the value of label " + Quote(key) + " is not valid UTF-8");
   }
-  if (CountCodePoints(value) > 256) {
+  if (CodePoints(value) > 256) {
     return InvalidArgument("the value of label " + Quote(key) + " is longer than 256 characters");
   }
   return std::make_pair(std::move(key), std::move(value));

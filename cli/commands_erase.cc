@@ -17,6 +17,7 @@
 #include "cli/gateway_connection.h"
 #include "cli/proto_interop.h"
 #include "cli/registry_calls.h"
+#include "common/utf8.h"
 #include "sov/v1/governance.grpc.pb.h"
 
 namespace sov::cli {
@@ -32,12 +33,6 @@ struct EraseOptions {
   bool dry_run = false;
   bool yes = false;
 };
-
-size_t CodePoints(std::string_view text) {
-  size_t n = 0;
-  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
 
 std::string LocationText(const v1::SourceLocation& location) {
   if (location.file().empty() && location.line() == 0) return "";

@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "gateway/internal/artifact_access.h"
 #include "gateway/log.h"
 #include "gateway/registry_convert.h"
 #include "registry/audit_entry.h"
@@ -17,21 +18,6 @@ using registry::Stage;
 
 std::string RefText(const ArtifactRecord& record) {
   return record.spec.name + "@" + record.spec.version;
-}
-
-// The policy's view of a record, with each lineage parent's classification and purposes as
-// stored, so that `artifact.classification` is the effective one in lineage conditions.
-policy::Artifact View(registry::Registry& registry, const ArtifactRecord& record) {
-  policy::Artifact a = PolicyArtifact(record);
-  for (policy::LineageEntry& entry : a.lineage) {
-    Result<ArtifactRecord> parent = registry.Get(entry.name, entry.version);
-    if (!parent.ok()) continue;
-    entry.classification = parent->spec.effective_classification.empty()
-                               ? parent->spec.classification
-                               : parent->spec.effective_classification;
-    entry.purposes = parent->spec.purposes;
-  }
-  return a;
 }
 
 }  // namespace
@@ -131,7 +117,7 @@ Result<ErasureOutcome> EraseWithLineage(registry::Registry& registry,
 
   // Breadth first over the dependents, each artifact once (by its shortest path). Every step
   // is its own audited change: a crash part-way leaves the rest for the next Erase to finish.
-  const policy::Artifact ancestor = View(registry, target);
+  const policy::Artifact ancestor = internal::View(registry, target);
   struct Pending {
     ArtifactRecord record;
     std::vector<std::string> path;
@@ -147,7 +133,8 @@ Result<ErasureOutcome> EraseWithLineage(registry::Registry& registry,
                                              current.record.spec.version));
     for (ArtifactRecord& dependent : dependents) {
       if (!seen.insert(RefText(dependent)).second) continue;
-      const policy::LineageRule rule = policy.LineageRuleFor(View(registry, dependent), ancestor);
+      const policy::LineageRule rule =
+          policy.LineageRuleFor(internal::View(registry, dependent), ancestor);
       for (const std::string& error : rule.errors) {
         ModuleLogger("gateway")->warn("lineage condition failed for {}: {}", RefText(dependent),
                                       error);

@@ -1,43 +1,17 @@
 // GovernanceService::Erase: resolve the artifact as the caller sees it, decide artifact.erase on
 // it, and crypto-shred it with lineage propagation (gateway/erasure.h).
-#include <algorithm>
 #include <utility>
 
 #include "gateway/audit_convert.h"
 #include "gateway/erasure.h"
 #include "gateway/governance_service.h"
+#include "gateway/internal/artifact_access.h"
 #include "gateway/registry_convert.h"
 
 namespace sov::gateway {
 namespace {
 
 using registry::ArtifactRecord;
-
-constexpr size_t kMaxReasonChars = 1024;
-constexpr size_t kMaxSubjectRequestChars = 256;
-
-size_t CodePoints(std::string_view text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
-std::string RefText(std::string_view name, std::string_view version) {
-  return std::string(name) + "@" + std::string(version);
-}
-
-policy::Artifact View(registry::Registry& registry, const ArtifactRecord& record) {
-  policy::Artifact a = PolicyArtifact(record);
-  for (policy::LineageEntry& entry : a.lineage) {
-    Result<ArtifactRecord> parent = registry.Get(entry.name, entry.version);
-    if (!parent.ok()) continue;
-    entry.classification = parent->spec.effective_classification.empty()
-                               ? parent->spec.classification
-                               : parent->spec.effective_classification;
-    entry.purposes = parent->spec.purposes;
-  }
-  return a;
-}
 
 void EffectToProto(const LineageEffect& effect, sov::v1::LineageEffect* out) {
   const ArtifactRecord& a = effect.artifact;
@@ -68,43 +42,23 @@ grpc::Status GovernanceService::Erase(grpc::ServerContext* context,
     if (ref.name().empty()) return InvalidArgument("artifact.name is required");
     if (ref.version().empty()) return InvalidArgument("artifact.version is required for Erase");
 
-    // Visibility first: an artifact the caller may not see is NOT_FOUND, exactly like one
-    // that does not exist.
-    const Status not_found = NotFound("artifact " + RefText(ref.name(), ref.version()) +
-                                      " not found");
-    Result<ArtifactRecord> found = registry_->Get(ref.name(), ref.version());
-    if (!found.ok()) {
-      return found.status().code() == StatusCode::kNotFound ? not_found : found.status();
-    }
-    const policy::Artifact view = View(*registry_, *found);
-    if (!call.Decide("artifact.get", view).allowed()) return not_found;
-    if (!ref.digest().empty() && ref.digest() != found->digest) {
-      return FailedPrecondition("digest pin mismatch: " + RefText(ref.name(), ref.version()) +
-                                " has digest " + found->digest + ", not " + ref.digest());
-    }
+    // Visibility first (an artifact the caller may not see is NOT_FOUND, exactly like one that
+    // does not exist), then the digest pin.
+    SOV_ASSIGN_OR_RETURN(
+        const ArtifactRecord found,
+        internal::ResolveVisible(*registry_, call, ref, /*version_required=*/true));
+    const policy::Artifact view = internal::View(*registry_, found);
     const policy::Decision& decision = call.Decide("artifact.erase", view);
     DecisionToProto(decision, "artifact.erase", response->mutable_decision());
     if (!decision.allowed()) return call.Denied(decision, "artifact.erase");
 
-    if (request->reason().empty()) {
-      return InvalidArgument("reason is required (1 to 1024 characters), e.g. \"Art. 17 request\"");
-    }
-    if (CodePoints(request->reason()) > kMaxReasonChars) {
-      return InvalidArgument("reason has " + std::to_string(CodePoints(request->reason())) +
-                             " characters; at most 1024 are allowed");
-    }
-    if (CodePoints(request->subject_request_id()) > kMaxSubjectRequestChars) {
-      return InvalidArgument("subject_request_id has " +
-                             std::to_string(CodePoints(request->subject_request_id())) +
-                             " characters; at most 256 are allowed");
-    }
-
     registry::Registry::EraseRequest erase;
     erase.reason = request->reason();
     erase.subject_request_id = request->subject_request_id();
+    SOV_RETURN_IF_ERROR(registry::Registry::ValidateEraseRequest(erase));
     SOV_ASSIGN_OR_RETURN(
         ErasureOutcome outcome,
-        EraseWithLineage(*registry_, call.policy(), *found, erase, call.actor(),
+        EraseWithLineage(*registry_, call.policy(), found, erase, call.actor(),
                          call.TakeAuditEvents(), request->dry_run()));
 
     if (!request->dry_run()) {

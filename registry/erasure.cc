@@ -5,13 +5,16 @@
 #include <utility>
 
 #include "common/time.h"
+#include "common/utf8.h"
 #include "crypto/dsse.h"
+#include "registry/internal/stage_change.h"
 #include "registry/registry.h"
 
 namespace sov::registry {
 namespace {
 
 using Json = nlohmann::json;
+using internal::EventFrom;
 
 // How often a read-modify-write of a record is retried after a revision conflict.
 constexpr int kMaxRevisionAttempts = 8;
@@ -23,27 +26,6 @@ std::string Ref(const std::string& name, const std::string& version) {
 }
 
 SystemTime Now() { return std::chrono::system_clock::now(); }
-
-// Counts code points, so that the limits mean characters, not bytes.
-size_t CodePoints(std::string_view text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
-AuditEvent EventFrom(const Actor& actor, std::string type, std::string action,
-                     const ArtifactRecord& artifact) {
-  AuditEvent event;
-  event.type = std::move(type);
-  event.request_id = actor.request_id;
-  event.principal = actor.principal;
-  event.system_actor = actor.system_actor;
-  event.action = std::move(action);
-  event.artifact_name = artifact.spec.name;
-  event.artifact_version = artifact.spec.version;
-  event.artifact_digest = artifact.digest;
-  return event;
-}
 
 // The erasure record's payload: what was erased, by whom, when and why. Integers and strings
 // only, keys sorted (nlohmann::json objects are), so the bytes are canonical.
@@ -68,20 +50,26 @@ std::string ErasurePayload(const ArtifactRecord& artifact, const Tombstone& tomb
 
 void Registry::AwaitShredding() { store_->AwaitShredding(); }
 
+Status Registry::ValidateEraseRequest(const EraseRequest& request) {
+  if (request.reason.empty()) {
+    return InvalidArgument("reason is required (1 to 1024 characters), e.g. \"Art. 17 request\"");
+  }
+  if (const size_t n = CodePoints(request.reason); n > kMaxReasonChars) {
+    return InvalidArgument("reason has " + std::to_string(n) +
+                           " characters; at most 1024 are allowed");
+  }
+  if (const size_t n = CodePoints(request.subject_request_id); n > kMaxSubjectRequestChars) {
+    return InvalidArgument("subject_request_id has " + std::to_string(n) +
+                           " characters; at most 256 are allowed");
+  }
+  return OkStatus();
+}
+
 Result<ArtifactRecord> Registry::Erase(const std::string& name, const std::string& version,
                                        const EraseRequest& request, const Actor& actor,
                                        std::vector<AuditEvent> audit) {
   const std::string ref = Ref(name, version);
-  if (request.reason.empty()) return InvalidArgument("reason is required (1 to 1024 characters)");
-  if (CodePoints(request.reason) > kMaxReasonChars) {
-    return InvalidArgument("reason has " + std::to_string(CodePoints(request.reason)) +
-                           " characters; at most 1024 are allowed");
-  }
-  if (CodePoints(request.subject_request_id) > kMaxSubjectRequestChars) {
-    return InvalidArgument("subject_request_id has " +
-                           std::to_string(CodePoints(request.subject_request_id)) +
-                           " characters; at most 256 are allowed");
-  }
+  SOV_RETURN_IF_ERROR(ValidateEraseRequest(request));
 
   for (int attempt = 0; attempt < kMaxRevisionAttempts; ++attempt) {
     SOV_ASSIGN_OR_RETURN(ArtifactRecord artifact, Get(name, version));

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
+
 namespace sov::registry {
 namespace {
 
@@ -41,44 +43,6 @@ Status ValidateSegment(std::string_view name, std::string_view segment) {
     }
   }
   return OkStatus();
-}
-
-// Counts code points of valid UTF-8 (RFC 3629: shortest form, no surrogates, <= U+10FFFF);
-// returns -1 at the first invalid sequence.
-int64_t Utf8Length(std::string_view s) {
-  int64_t count = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<uint8_t>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (b < 0x80) {
-      n = 1;
-      cp = b;
-    } else if ((b & 0xE0) == 0xC0) {
-      n = 2;
-      cp = b & 0x1F;
-    } else if ((b & 0xF0) == 0xE0) {
-      n = 3;
-      cp = b & 0x0F;
-    } else if ((b & 0xF8) == 0xF0) {
-      n = 4;
-      cp = b & 0x07;
-    } else {
-      return -1;
-    }
-    if (i + n > s.size()) return -1;
-    for (size_t k = 1; k < n; ++k) {
-      auto c = static_cast<uint8_t>(s[i + k]);
-      if ((c & 0xC0) != 0x80) return -1;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-    i += n;
-    ++count;
-  }
-  return count;
 }
 
 }  // namespace
@@ -128,13 +92,12 @@ Status ValidateLabelKey(std::string_view key) {
 }
 
 Status ValidateLabelValue(std::string_view key, std::string_view value) {
-  int64_t length = Utf8Length(value);
-  if (length < 0) {
+  if (!IsValidUtf8(value)) {
     return InvalidArgument("invalid value of label '" + std::string(key) +
                            "': not valid UTF-8; a value is at most " +
                            std::to_string(kMaxLabelValueLength) + " characters of UTF-8");
   }
-  if (length > static_cast<int64_t>(kMaxLabelValueLength)) {
+  if (const size_t length = CodePoints(value); length > kMaxLabelValueLength) {
     return InvalidArgument("invalid value of label '" + std::string(key) + "' " + Quote(value) +
                            ": " + std::to_string(length) + " characters; a value is at most " +
                            std::to_string(kMaxLabelValueLength) + " characters of UTF-8");

@@ -99,6 +99,15 @@ AuditEvent EventFrom(const Actor& actor, std::string type, std::string action) {
   return event;
 }
 
+AuditEvent EventFrom(const Actor& actor, std::string type, std::string action,
+                     const ArtifactRecord& artifact) {
+  AuditEvent event = EventFrom(actor, std::move(type), std::move(action));
+  event.artifact_name = artifact.spec.name;
+  event.artifact_version = artifact.spec.version;
+  event.artifact_digest = artifact.digest;
+  return event;
+}
+
 void AddAudit(WriteBatch& batch, std::vector<AuditEvent>& audit) {
   for (AuditEvent& event : audit) batch.Add(mutation::AppendAudit{std::move(event)});
   audit.clear();
@@ -138,10 +147,7 @@ StageChange MakeStageChange(const ArtifactRecord& artifact, const Registry::Tran
   updated.update_time = event.time;
 
   AuditEvent& change = out.entry;
-  change = EventFrom(actor, "STAGE_CHANGE", std::string(StageAction(transition.to)));
-  change.artifact_name = artifact.spec.name;
-  change.artifact_version = artifact.spec.version;
-  change.artifact_digest = artifact.digest;
+  change = EventFrom(actor, "STAGE_CHANGE", std::string(StageAction(transition.to)), artifact);
   change.rule_id = transition.rule_id;
   change.body = {{"stageChange",
                   {{"fromStage", std::string(StageName(event.from))},
@@ -456,10 +462,7 @@ Result<ArtifactRecord> UploadWriterImpl::Commit(const std::string& digest, const
   artifact.revision = 1;
   registry_->SignManifest(artifact);
 
-  AuditEvent created = EventFrom(actor, "ARTIFACT_CREATED", "artifact.push");
-  created.artifact_name = artifact.spec.name;
-  created.artifact_version = artifact.spec.version;
-  created.artifact_digest = artifact.digest;
+  AuditEvent created = EventFrom(actor, "ARTIFACT_CREATED", "artifact.push", artifact);
   created.body = {{"details", {{"size", size}, {"location", location}}}};
 
   WriteBatch batch;
@@ -1169,10 +1172,7 @@ Result<ArtifactRecord> Registry::AddSignature(const std::string& name, const std
     updated.signatures.push_back(record);
     updated.update_time = record.time;
 
-    AuditEvent added = EventFrom(actor, "SIGNATURE_ADDED", "artifact.sign");
-    added.artifact_name = name;
-    added.artifact_version = version;
-    added.artifact_digest = artifact.digest;
+    AuditEvent added = EventFrom(actor, "SIGNATURE_ADDED", "artifact.sign", artifact);
     added.body = {
         {"details", {{"keyid", keyid}, {"role", record.role}, {"signer", record.signer}}}};
 

@@ -259,6 +259,9 @@ class Registry {
     // AwaitShredding() before it reports the erasure done. For bulk erasure.
     bool await_shredding = true;
   };
+  // OK when `request` is within the limits above; INVALID_ARGUMENT saying which is not. Erase
+  // checks it first; a caller that does other work before erasing (a dry run) checks it itself.
+  static Status ValidateEraseRequest(const EraseRequest& request);
   // Crypto-shreds name@version: in one batch, destroys its wrapped data key, sets stage ERASED
   // with a tombstone and history event, and appends a registry-signed ERASURE record (the
   // tombstone as a DSSE envelope in the entry's "record") with `audit`; then deletes the blob

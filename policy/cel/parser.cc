@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/utf8.h"
 #include "policy/cel/internal/lexer.h"
 
 namespace sov::policy::cel {
@@ -450,7 +451,7 @@ Result<std::unique_ptr<Expr>> Parse(std::string_view source, const ParseOptions&
     return InvalidArgument("1:1: expression too long (" + std::to_string(source.size()) +
                            " bytes; the limit is " + std::to_string(options.max_source_bytes) + ")");
   }
-  if (size_t bad = internal::InvalidUtf8Offset(source); bad != source.size()) {
+  if (size_t bad = InvalidUtf8Offset(source); bad != source.size()) {
     SourcePosition p = internal::PositionAt(source, static_cast<uint32_t>(bad));
     return InvalidArgument(std::to_string(p.line) + ":" + std::to_string(p.column) +
                            ": expression is not valid UTF-8");

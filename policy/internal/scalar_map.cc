@@ -1,16 +1,11 @@
 #include "policy/internal/scalar_map.h"
 
+#include "common/utf8.h"
 #include "policy/cel/parser.h"
 
 namespace sov::policy::internal {
 
-int CodePoints(std::string_view text) {
-  int n = 0;
-  for (unsigned char c : text) {
-    if ((c & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
+int CodePoints(std::string_view text) { return static_cast<int>(sov::CodePoints(text)); }
 
 namespace {
 

@@ -46,7 +46,7 @@ class ScalarMap {
   SourceLocation start_;
 };
 
-// Returns the number of UTF-8 code points in `text`.
+// Returns the number of UTF-8 code points in `text` (sov::CodePoints), as a column count.
 int CodePoints(std::string_view text);
 
 }  // namespace sov::policy::internal

@@ -1,7 +1,7 @@
-// Helpers that the Registry's source files share (registry.cc, validation.cc): random ids, audit
-// events about the registry's own changes, and one stage transition as ChangeStage records it
-// (the updated record with its history event, and the STAGE_CHANGE entry). Pure functions apart
-// from RandomId's CSPRNG; thread-safe.
+// Helpers that the Registry's source files share (registry.cc, validation.cc, erasure.cc):
+// random ids, audit events about the registry's own changes, and one stage transition as
+// ChangeStage records it (the updated record with its history event, and the STAGE_CHANGE
+// entry). Pure functions apart from RandomId's CSPRNG; thread-safe.
 #pragma once
 
 #include <string>
@@ -25,6 +25,9 @@ std::string RandomId();
 // Returns an audit event of `type` and `action` naming `actor` (request id, principal, system
 // actor); the caller fills in the artifact and body.
 AuditEvent EventFrom(const Actor& actor, std::string type, std::string action);
+// The same, naming `artifact` (name, version, digest).
+AuditEvent EventFrom(const Actor& actor, std::string type, std::string action,
+                     const ArtifactRecord& artifact);
 
 // Moves every event of `audit` into `batch` as AppendAudit mutations, in order.
 void AddAudit(WriteBatch& batch, std::vector<AuditEvent>& audit);

@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "common/utf8.h"
 #include "policy/cel/internal/heap.h"
 #include "policy/cel/internal/lexer.h"
 #include "policy/cel/internal/time.h"
@@ -625,7 +626,7 @@ Value CallFunction(Fn fn, const Value* args, int n, const re2::RE2* regex) {
   switch (fn) {
     case Fn::kSize:
       switch (a.kind()) {
-        case Kind::kString: return Value::Int(CodePointCount(a.string_value()));
+        case Kind::kString: return Value::Int(static_cast<int64_t>(CodePoints(a.string_value())));
         case Kind::kBytes: return Value::Int(static_cast<int64_t>(a.string_value().size()));
         case Kind::kList: return Value::Int(static_cast<int64_t>(a.list_value().size()));
         case Kind::kMap: return Value::Int(static_cast<int64_t>(a.map_entries().size()));

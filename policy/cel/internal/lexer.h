@@ -61,11 +61,5 @@ SourcePosition PositionAt(std::string_view source, uint32_t offset);
 
 // Appends the UTF-8 encoding of code point `cp`.
 void AppendUtf8(std::string& out, uint32_t cp);
-// Returns the offset of the first byte of `s` that is not part of valid UTF-8 (surrogates and
-// overlong forms are invalid), or s.size() when all of `s` is valid.
-size_t InvalidUtf8Offset(std::string_view s);
-inline bool IsValidUtf8(std::string_view s) { return InvalidUtf8Offset(s) == s.size(); }
-// Returns the number of code points in valid UTF-8 `s`.
-int64_t CodePointCount(std::string_view s);
 
 }  // namespace sov::policy::cel::internal
