@@ -20,9 +20,8 @@ namespace sov::cli {
 namespace {
 
 using ::sov::cli::testing::ReadTestFile;
-using ::sov::cli::testing::RunSovctlProcess;
+using ::sov::cli::testing::SovctlFixture;
 using ::sov::cli::testing::SovctlRun;
-using ::sov::cli::testing::TempDir;
 using ::sov::cli::testing::WriteTestFile;
 using ::testing::HasSubstr;
 
@@ -30,25 +29,16 @@ using ::testing::HasSubstr;
 const std::vector<std::string> kQuick = {"--backend", "cpu", "--threads", "1", "--min-seconds",
                                          "0",         "--batch-size", "1", "--batch-size", "32"};
 
-class SovctlEvalTest : public ::testing::Test {
+class SovctlEvalTest : public SovctlFixture {
  protected:
   void SetUp() override {
-    const char* build = std::getenv("SOV_BUILD_DIR");
-    const char* source = std::getenv("SOV_SOURCE_DIR");
-    ASSERT_NE(build, nullptr) << "SOV_BUILD_DIR is not set (run through ctest)";
-    ASSERT_NE(source, nullptr) << "SOV_SOURCE_DIR is not set (run through ctest)";
-    sovctl_ = std::string(build) + "/cli/sovctl";
-    ASSERT_TRUE(std::filesystem::exists(sovctl_)) << sovctl_;
-    const std::string fixtures = std::string(source) + "/tests/gpu-eval/fixtures/";
+    SovctlFixture::SetUp();
+    if (HasFatalFailure()) return;
+    const std::string fixtures = SourceDir() + "/tests/gpu-eval/fixtures/";
     for (const char* name : {"digits-mlp.safetensors", "digits-test.safetensors"}) {
       std::filesystem::copy_file(fixtures + name, dir_.Join(name));
     }
     expected_ = nlohmann::json::parse(ReadTestFile(fixtures + "digits-expected.json"));
-    std::filesystem::create_directories(dir_.Join("home"));
-  }
-
-  SovctlRun Sovctl(std::vector<std::string> args) {
-    return RunSovctlProcess(sovctl_, dir_.path(), dir_.Join("home"), args);
   }
 
   static std::vector<std::string> Args(std::vector<std::string> head) {
@@ -56,8 +46,6 @@ class SovctlEvalTest : public ::testing::Test {
     return head;
   }
 
-  TempDir dir_;
-  std::string sovctl_;
   nlohmann::json expected_;
 };
 

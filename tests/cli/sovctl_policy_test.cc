@@ -18,9 +18,8 @@ namespace sov::cli {
 namespace {
 
 using ::sov::cli::testing::ReadTestFile;
-using ::sov::cli::testing::RunSovctlProcess;
+using ::sov::cli::testing::SovctlFixture;
 using ::sov::cli::testing::SovctlRun;
-using ::sov::cli::testing::TempDir;
 using ::sov::cli::testing::WriteTestFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -63,27 +62,18 @@ size_t CountLines(const std::string& text) {
 
 // Copies the example policy and cases into a temporary directory and runs sovctl there, so that
 // file names in the output are the short ones the docs show.
-class SovctlPolicyTest : public ::testing::Test {
+class SovctlPolicyTest : public SovctlFixture {
  protected:
   void SetUp() override {
-    const char* build = std::getenv("SOV_BUILD_DIR");
-    const char* source = std::getenv("SOV_SOURCE_DIR");
-    ASSERT_NE(build, nullptr) << "SOV_BUILD_DIR is not set (run through ctest)";
-    ASSERT_NE(source, nullptr) << "SOV_SOURCE_DIR is not set (run through ctest)";
-    sovctl_ = std::string(build) + "/cli/sovctl";
-    ASSERT_TRUE(std::filesystem::exists(sovctl_)) << sovctl_;
-    const std::string examples = std::string(source) + "/examples/policies/";
+    SovctlFixture::SetUp();
+    if (HasFatalFailure()) return;
+    const std::string examples = SourceDir() + "/examples/policies/";
     policy_text_ = ReadTestFile(examples + "eu-gdpr.yaml");
     cases_text_ = ReadTestFile(examples + "eu-gdpr.cases.yaml");
     ASSERT_FALSE(policy_text_.empty());
     ASSERT_FALSE(cases_text_.empty());
     WriteTestFile(dir_.Join("eu-gdpr.yaml"), policy_text_);
     WriteTestFile(dir_.Join("eu-gdpr.cases.yaml"), cases_text_);
-    std::filesystem::create_directories(dir_.Join("home"));
-  }
-
-  SovctlRun Sovctl(const std::vector<std::string>& args) {
-    return RunSovctlProcess(sovctl_, dir_.path(), dir_.Join("home"), args);
   }
 
   // "FILE:LINE:COL" of a rule of the example policy, as the policy library places it.
@@ -98,8 +88,6 @@ class SovctlPolicyTest : public ::testing::Test {
     return "";
   }
 
-  TempDir dir_;
-  std::string sovctl_;
   std::string policy_text_;
   std::string cases_text_;
 };

@@ -1,16 +1,20 @@
 // Runs the built sovctl binary as a child process for the end-to-end cli tests: a bare
 // environment, a working directory of the test's choosing, stdout and stderr captured through
-// files in that directory. Not thread-safe (the capture files are per directory).
+// files in that directory. SovctlFixture is the gtest fixture the sovctl tests build on. Not
+// thread-safe (the capture files are per directory).
 #pragma once
 
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/cli/temp_dir.h"
@@ -61,5 +65,49 @@ inline SovctlRun RunSovctlProcess(const std::string& sovctl, const std::string& 
   run.err = ReadTestFile(err_path);
   return run;
 }
+
+// Runs sovctl in a temporary directory of its own, with HOME inside it (so no real config file
+// can leak in). A test that overrides SetUp calls SovctlFixture::SetUp first and returns if it
+// failed (HasFatalFailure).
+class SovctlFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* build = std::getenv("SOV_BUILD_DIR");
+    ASSERT_NE(build, nullptr) << "SOV_BUILD_DIR is not set (run through ctest)";
+    sovctl_ = std::string(build) + "/cli/sovctl";
+    ASSERT_TRUE(std::filesystem::exists(sovctl_)) << sovctl_;
+    std::filesystem::create_directories(dir_.Join("home"));
+  }
+
+  // The source tree, for fixtures and examples.
+  static std::string SourceDir() {
+    const char* source = std::getenv("SOV_SOURCE_DIR");
+    if (source == nullptr) {
+      ADD_FAILURE() << "SOV_SOURCE_DIR is not set (run through ctest)";
+      return "/nonexistent";
+    }
+    return source;
+  }
+
+  SovctlRun Sovctl(const std::vector<std::string>& args,
+                   const std::map<std::string, std::string>& env = {}) {
+    return RunSovctlProcess(sovctl_, dir_.path(), dir_.Join("home"), args, env);
+  }
+
+  // Expects a usage error: exit 2, the message, the pointer to the command's --help, and
+  // nothing on stdout.
+  void ExpectUsageError(const std::vector<std::string>& args, const std::string& message,
+                        const std::string& command) {
+    SovctlRun run = Sovctl(args);
+    EXPECT_EQ(run.exit_code, 2) << run.err;
+    EXPECT_THAT(run.err, ::testing::StartsWith("sovctl: error: "));
+    EXPECT_THAT(run.err, ::testing::HasSubstr(message));
+    EXPECT_THAT(run.err, ::testing::HasSubstr("Run 'sovctl " + command + " --help' for usage."));
+    EXPECT_EQ(run.out, "");
+  }
+
+  TempDir dir_;
+  std::string sovctl_;
+};
 
 }  // namespace sov::cli::testing

@@ -18,10 +18,8 @@ namespace sov::cli {
 namespace {
 
 using ::sov::cli::testing::AuditExportBuilder;
-using ::sov::cli::testing::ReadTestFile;
-using ::sov::cli::testing::RunSovctlProcess;
+using ::sov::cli::testing::SovctlFixture;
 using ::sov::cli::testing::SovctlRun;
-using ::sov::cli::testing::TempDir;
 using ::sov::cli::testing::WriteTestFile;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -30,35 +28,14 @@ size_t CountLines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
-class SovctlRegistryTest : public ::testing::Test {
+class SovctlRegistryTest : public SovctlFixture {
  protected:
   void SetUp() override {
-    const char* build = std::getenv("SOV_BUILD_DIR");
-    ASSERT_NE(build, nullptr) << "SOV_BUILD_DIR is not set (run through ctest)";
-    sovctl_ = std::string(build) + "/cli/sovctl";
-    ASSERT_TRUE(std::filesystem::exists(sovctl_)) << sovctl_;
-    std::filesystem::create_directories(dir_.Join("home"));
+    SovctlFixture::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(crypto::WritePublicKeyFile(dir_.Join("signing.pub"), registry_.public_key()).ok());
   }
 
-  SovctlRun Sovctl(const std::vector<std::string>& args,
-                   const std::map<std::string, std::string>& env = {}) {
-    return RunSovctlProcess(sovctl_, dir_.path(), dir_.Join("home"), args, env);
-  }
-
-  // Expects a usage error: exit 2, the message, and the pointer to the command's --help.
-  void ExpectUsageError(const std::vector<std::string>& args, const std::string& message,
-                        const std::string& command) {
-    SovctlRun run = Sovctl(args);
-    EXPECT_EQ(run.exit_code, 2) << run.err;
-    EXPECT_THAT(run.err, StartsWith("sovctl: error: "));
-    EXPECT_THAT(run.err, HasSubstr(message));
-    EXPECT_THAT(run.err, HasSubstr("Run 'sovctl " + command + " --help' for usage."));
-    EXPECT_EQ(run.out, "");
-  }
-
-  TempDir dir_;
-  std::string sovctl_;
   crypto::Ed25519PrivateKey registry_ = crypto::Ed25519PrivateKey::Generate();
 };
 

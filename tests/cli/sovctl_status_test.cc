@@ -24,9 +24,8 @@ namespace sov::cli {
 namespace {
 
 using nlohmann::json;
-using ::sov::cli::testing::RunSovctlProcess;
+using ::sov::cli::testing::SovctlFixture;
 using ::sov::cli::testing::SovctlRun;
-using ::sov::cli::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -172,31 +171,7 @@ TEST(JobOutputTest, RowAndStateText) {
   EXPECT_EQ(row[5], "released");
 }
 
-class SovctlStatusTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const char* build = std::getenv("SOV_BUILD_DIR");
-    ASSERT_NE(build, nullptr) << "SOV_BUILD_DIR is not set (run through ctest)";
-    sovctl_ = std::string(build) + "/cli/sovctl";
-  }
-
-  SovctlRun Sovctl(const std::vector<std::string>& args) {
-    return RunSovctlProcess(sovctl_, dir_.path(), dir_.path(), args);
-  }
-
-  void ExpectUsageError(const std::vector<std::string>& args, const std::string& message,
-                        const std::string& command) {
-    SovctlRun run = Sovctl(args);
-    EXPECT_EQ(run.exit_code, 2) << run.err;
-    EXPECT_THAT(run.err, StartsWith("sovctl: error: "));
-    EXPECT_THAT(run.err, HasSubstr(message));
-    EXPECT_THAT(run.err, HasSubstr("Run 'sovctl " + command + " --help' for usage."));
-    EXPECT_EQ(run.out, "");
-  }
-
-  TempDir dir_;
-  std::string sovctl_;
-};
+class SovctlStatusTest : public SovctlFixture {};
 
 TEST_F(SovctlStatusTest, BadArgumentsAreUsageErrorsBeforeAnyConnection) {
   ExpectUsageError({"status", "digits"}, "has no tenant", "status");

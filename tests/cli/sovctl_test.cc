@@ -26,9 +26,8 @@ namespace {
 
 using ::sov::cli::testing::FileMode;
 using ::sov::cli::testing::ReadTestFile;
-using ::sov::cli::testing::RunSovctlProcess;
+using ::sov::cli::testing::SovctlFixture;
 using ::sov::cli::testing::SovctlRun;
-using ::sov::cli::testing::TempDir;
 using ::sov::cli::testing::WriteTestFile;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -37,32 +36,14 @@ size_t CountLines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
-// Runs sovctl in a directory of its own with a bare environment (HOME inside the test's temporary
-// directory, so no real config file can leak in) plus `env`.
-class SovctlTest : public ::testing::Test {
+class SovctlTest : public SovctlFixture {
  protected:
-  void SetUp() override {
-    const char* build = std::getenv("SOV_BUILD_DIR");
-    ASSERT_NE(build, nullptr) << "SOV_BUILD_DIR is not set (run through ctest)";
-    sovctl_ = std::string(build) + "/cli/sovctl";
-    ASSERT_TRUE(std::filesystem::exists(sovctl_)) << sovctl_;
-    std::filesystem::create_directories(dir_.Join("home"));
-  }
-
-  SovctlRun Sovctl(const std::vector<std::string>& args,
-                   const std::map<std::string, std::string>& env = {}) {
-    return RunSovctlProcess(sovctl_, dir_.path(), dir_.Join("home"), args, env);
-  }
-
   // Makes KEY and KEY.pub in the test directory; returns the key id.
   std::string Keygen(const std::string& name) {
     SovctlRun run = Sovctl({"keygen", "--out", name, "--output", "json"});
     EXPECT_EQ(run.exit_code, 0) << run.err;
     return nlohmann::json::parse(run.out).at("key_id").get<std::string>();
   }
-
-  TempDir dir_;
-  std::string sovctl_;
 };
 
 // keygen writes a 0600 PKCS#8 private key and a 0644 public key and prints the key id.
