@@ -43,11 +43,11 @@ grpc::Status GovernanceService::Erase(grpc::ServerContext* context,
     if (ref.version().empty()) return InvalidArgument("artifact.version is required for Erase");
 
     // Visibility first (an artifact the caller may not see is NOT_FOUND, exactly like one that
-    // does not exist), then the digest pin.
+    // does not exist), then the digest pin; the erasure is decided on the same view.
+    policy::Artifact view;
     SOV_ASSIGN_OR_RETURN(
         const ArtifactRecord found,
-        internal::ResolveVisible(*registry_, call, ref, /*version_required=*/true));
-    const policy::Artifact view = internal::View(*registry_, found);
+        internal::ResolveVisible(*registry_, call, ref, /*version_required=*/true, &view));
     const policy::Decision& decision = call.Decide("artifact.erase", view);
     DecisionToProto(decision, "artifact.erase", response->mutable_decision());
     if (!decision.allowed()) return call.Denied(decision, "artifact.erase");

@@ -33,7 +33,8 @@ policy::Artifact View(registry::Registry& registry, const ArtifactRecord& record
 }
 
 Result<ArtifactRecord> ResolveVisible(registry::Registry& registry, GuardedCall& call,
-                                      const sov::v1::ArtifactRef& ref, bool version_required) {
+                                      const sov::v1::ArtifactRef& ref, bool version_required,
+                                      policy::Artifact* view) {
   if (ref.name().empty()) return InvalidArgument("artifact.name is required");
   if (version_required && ref.version().empty()) {
     return InvalidArgument("artifact.version is required for this call");
@@ -60,13 +61,15 @@ Result<ArtifactRecord> ResolveVisible(registry::Registry& registry, GuardedCall&
     }
     found = std::move(*record);
   }
-  const policy::Decision& visible = call.Decide("artifact.get", View(registry, *found));
+  policy::Artifact found_view = View(registry, *found);
+  const policy::Decision& visible = call.Decide("artifact.get", found_view);
   if (!visible.allowed()) return NotFoundFor(ref.name(), ref.version());
   if (!ref.digest().empty() && ref.digest() != found->digest) {
     return FailedPrecondition("digest pin mismatch: " +
                               RefText(found->spec.name, found->spec.version) + " has digest " +
                               found->digest + ", not " + ref.digest());
   }
+  if (view != nullptr) *view = std::move(found_view);
   return std::move(*found);
 }
 

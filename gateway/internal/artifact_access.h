@@ -38,10 +38,13 @@ policy::Artifact View(registry::Registry& registry, const registry::ArtifactReco
 // Resolves a reference the caller reads: version empty means the highest RELEASED version the
 // caller may see (unless `version_required`: INVALID_ARGUMENT). Decides `artifact.get`
 // (visibility) on the record; a hidden artifact is NOT_FOUND, exactly like an absent one.
-// FAILED_PRECONDITION when the ref pins a digest the artifact does not have.
+// FAILED_PRECONDITION when the ref pins a digest the artifact does not have. When `view` is
+// given, it receives the record's View that visibility was decided on, for the caller's next
+// decision without reading the lineage parents again.
 Result<registry::ArtifactRecord> ResolveVisible(registry::Registry& registry, GuardedCall& call,
                                                 const sov::v1::ArtifactRef& ref,
-                                                bool version_required);
+                                                bool version_required,
+                                                policy::Artifact* view = nullptr);
 
 // Decides `action` on a visible artifact; PERMISSION_DENIED naming the rule when denied.
 Status DecideOn(registry::Registry& registry, GuardedCall& call, std::string_view action,
