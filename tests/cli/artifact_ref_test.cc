@@ -125,6 +125,13 @@ TEST(ParseLabel, Refusals) {
               HasSubstr("longer than 256"));
   EXPECT_TRUE(ParseLabel("k=" + std::string(256, 'v')).ok());
   EXPECT_THAT(ParseLabel("k=\xff").status().message(), HasSubstr("not valid UTF-8"));
+  // What the gateway refuses too: an overlong form and a UTF-16 surrogate.
+  EXPECT_THAT(ParseLabel("k=\xE0\x80\x80").status().message(), HasSubstr("not valid UTF-8"));
+  EXPECT_THAT(ParseLabel("k=\xED\xA0\x80").status().message(), HasSubstr("not valid UTF-8"));
+  // The limit counts characters: 256 two-byte characters pass.
+  std::string wide;
+  for (int i = 0; i < 256; ++i) wide += "\xC3\xA9";
+  EXPECT_TRUE(ParseLabel("k=" + wide).ok());
 }
 
 // A list of labels becomes a map; a key given twice is refused.
